@@ -1,0 +1,23 @@
+import { type ReactNode, useEffect } from "react";
+
+/** The centred card for pages outside the dashboard: sign in, register, accept an invitation. */
+export function AuthShell({ title, subtitle, children }: { title: string; subtitle?: ReactNode; children: ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · PushPilot`;
+  }, [title]);
+  return (
+    <main id="main" className="auth-shell">
+      <div className="auth-card">
+        <p className="brand brand-large">
+          <span className="brand-mark" aria-hidden="true">
+            ●
+          </span>
+          PushPilot
+        </p>
+        <h1>{title}</h1>
+        {subtitle ? <p className="muted">{subtitle}</p> : null}
+        {children}
+      </div>
+    </main>
+  );
+}

@@ -1,0 +1,127 @@
+import { useMutation } from "@tanstack/react-query";
+import { Link, useNavigate, useSearchParams } from "react-router";
+import { api, call } from "../api/client";
+import { fieldMessages } from "../api/errors";
+import { AuthShell } from "../components/AuthShell";
+import { Button, ErrorAlert, Field } from "../components/ui";
+import { useForm } from "../components/useForm";
+import { safeNext } from "../lib/navigation";
+import { LIMITS, RULES } from "../lib/validation";
+import { useSession } from "../state/session";
+
+export function SignInPage() {
+  const { signIn } = useSession();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const form = useForm({ email: "", password: "" }, { email: RULES.email, password: RULES.signInPassword });
+  const login = useMutation({
+    mutationFn: (body: { email: string; password: string }) => call(api.POST("/api/v1/auth/login/", { body })),
+    onSuccess: (tokens) => {
+      signIn(tokens);
+      navigate(safeNext(params.get("next")), { replace: true });
+    },
+  });
+  const server = fieldMessages(login.error);
+  const registerLink = params.get("next") ? `/register?next=${encodeURIComponent(params.get("next") ?? "")}` : "/register";
+
+  return (
+    <AuthShell title="Sign in" subtitle="Welcome back to your push campaigns.">
+      <form noValidate onSubmit={form.handleSubmit((v) => login.mutate({ email: v.email.trim(), password: v.password }))}>
+        <ErrorAlert error={login.error} />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          value={form.values.email}
+          onValueChange={form.set("email")}
+          error={form.errors.email ?? server.email}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          value={form.values.password}
+          onValueChange={form.set("password")}
+          error={form.errors.password ?? server.password}
+        />
+        <Button type="submit" variant="primary" className="btn-block" busy={login.isPending}>
+          Sign in
+        </Button>
+      </form>
+      <p className="auth-switch">
+        New to PushPilot? <Link to={registerLink}>Create an account</Link>
+      </p>
+    </AuthShell>
+  );
+}
+
+export function RegisterPage() {
+  const { signIn } = useSession();
+  const navigate = useNavigate();
+  const [params] = useSearchParams();
+  const form = useForm(
+    { full_name: "", email: "", password: "" },
+    { full_name: RULES.fullName, email: RULES.email, password: RULES.password },
+  );
+  const register = useMutation({
+    mutationFn: (body: { email: string; password: string; full_name: string }) =>
+      call(api.POST("/api/v1/auth/register/", { body })),
+    onSuccess: (result) => {
+      signIn({ access: result.access, refresh: result.refresh });
+      navigate(safeNext(params.get("next"), "/workspaces"), { replace: true });
+    },
+  });
+  const server = fieldMessages(register.error);
+
+  return (
+    <AuthShell title="Create your account" subtitle="Then create a workspace for your team.">
+      <form
+        noValidate
+        onSubmit={form.handleSubmit((v) =>
+          register.mutate({ email: v.email.trim(), password: v.password, full_name: v.full_name.trim() }),
+        )}
+      >
+        <ErrorAlert error={register.error} />
+        <Field
+          label="Full name"
+          name="full_name"
+          autoComplete="name"
+          value={form.values.full_name}
+          onValueChange={form.set("full_name")}
+          error={form.errors.full_name ?? server.full_name}
+        />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          value={form.values.email}
+          onValueChange={form.set("email")}
+          error={form.errors.email ?? server.email}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="new-password"
+          required
+          hint={`At least ${LIMITS.passwordMin} characters; not a common password.`}
+          value={form.values.password}
+          onValueChange={form.set("password")}
+          error={form.errors.password ?? server.password}
+        />
+        <Button type="submit" variant="primary" className="btn-block" busy={register.isPending}>
+          Create account
+        </Button>
+      </form>
+      <p className="auth-switch">
+        Already have an account? <Link to="/signin">Sign in</Link>
+      </p>
+    </AuthShell>
+  );
+}

@@ -1,0 +1,68 @@
+"""The Celery app. Tenant context travels in the ``_schema_name`` header (tenant-schemas-celery);
+``WorkspaceTask`` refuses to run without one, and ``PublicTask`` always runs in public."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Task
+from django.db import connection
+from tenant_schemas_celery.app import CeleryApp
+from tenant_schemas_celery.task import TenantTask
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushpilot.settings")
+
+app = CeleryApp("pushpilot")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+class TenantContextMissing(RuntimeError):
+    """A workspace task arrived without a workspace schema; it is refused, not run in public."""
+
+
+class WorkspaceTask(TenantTask):
+    """Base for every task that touches tenant data.
+
+    tenant-schemas-celery fails open twice: a message without a schema runs in public, and a
+    ``delay()`` stamps whatever schema the connection happens to have. So tasks are published only
+    through ``enqueue_for_workspace`` (explicit schema, after commit) and refuse public at run time.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):
+        from django.conf import settings
+
+        schema = connection.schema_name
+        if not schema or schema in (settings.PUBLIC_SCHEMA_NAME, settings.TENANT_BASE_SCHEMA):
+            raise TenantContextMissing(
+                f"{self.name} needs a workspace schema; got {schema!r}. Nothing was run."
+            )
+        return super().__call__(*args, **kwargs)
+
+
+class PublicTask(TenantTask):
+    """Tasks over public data (housekeeping, fan-out over workspaces). Always run in public."""
+
+    abstract = True
+
+    def apply_async(self, args=None, kwargs=None, **options):
+        from django.conf import settings
+
+        options["headers"] = {**(options.get("headers") or {}), "_schema_name": settings.PUBLIC_SCHEMA_NAME}
+        return super().apply_async(args, kwargs, **options)
+
+
+def enqueue_for_workspace(
+    task: Task, schema_name: str, *args, queue: str | None = None, countdown: float | None = None, **kwargs
+) -> None:
+    """Publish ``task`` for one workspace once the current transaction commits."""
+    from django.db import transaction
+
+    options: dict = {"headers": {"_schema_name": schema_name}}
+    if queue:
+        options["queue"] = queue
+    if countdown:
+        options["countdown"] = countdown
+    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs, **options))

@@ -1,0 +1,229 @@
+"""What a run sends to whom: suppression (unsubscribed, quiet hours in the subscriber's timezone,
+the daily frequency cap), A/B variants by weight and stable per subscriber, language by locale,
+throttling spread over time, FCM topics, and housekeeping of old rows."""
+
+from __future__ import annotations
+
+import collections
+import uuid
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from campaigns import dispatch, fanout
+from campaigns.notifications_api import expected_finish_at
+from campaigns.pipeline_models import Delivery, IdempotencyRecord, Notification, SendingPolicy
+from integrations import services as integration_services
+from integrations.models import Subscriber
+from tests.pipeline.support import (
+    Pipeline,
+    fcm_counts,
+    fcm_subscribers,
+    run_of,
+    send_now_run,
+    web_counts,
+    web_subscribers,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _by_subscriber(workspace, run_id) -> dict:
+    with schema_context(workspace.schema_name):
+        return {d.subscriber_id: d for d in Delivery.objects.filter(notification_id=run_id)}
+
+
+def test_unsubscribed_and_invalid_recipients_are_suppressed_with_the_reason(
+    ws_a, web_app, fake_webpush, pipeline
+):
+    active, gone_later, unsubscribed = web_subscribers(ws_a, web_app, fake_webpush, 3)
+    with schema_context(ws_a.schema_name):
+        integration_services.subscriber_unsubscribe(subscriber=unsubscribed)
+    run = send_now_run(
+        ws_a, web_app, target={"subscriber_ids": [str(s.pk) for s in (active, gone_later, unsubscribed)]}
+    )
+    with schema_context(ws_a.schema_name):
+        fanout.fan_out(notification_id=run.pk, owner="producer", send_inline=False)
+        # Unsubscribed between the fan-out and the send: checked again when the batch runs.
+        Subscriber.objects.filter(pk=gone_later.pk).update(status="unsubscribed")
+    pipeline.run()
+    run = run_of(ws_a, run.pk)
+    assert (run.targeted, run.sent, run.suppressed) == (3, 1, 2)
+    deliveries = _by_subscriber(ws_a, run.pk)
+    assert deliveries[unsubscribed.pk].error_code == "unsubscribed"
+    assert deliveries[gone_later.pk].error_code == "unsubscribed"
+    assert web_counts(fake_webpush) == {active.endpoint: 1}
+
+
+def test_quiet_hours_are_local_to_each_subscriber(ws_a, web_app, fake_webpush, monkeypatch):
+    with schema_context(ws_a.schema_name):
+        SendingPolicy.objects.create(quiet_hours_start=time(22), quiet_hours_end=time(7))
+    [tokyo] = web_subscribers(ws_a, web_app, fake_webpush, 1, timezone="Asia/Tokyo")
+    [new_york] = web_subscribers(ws_a, web_app, fake_webpush, 1, timezone="America/New_York")
+    [unknown] = web_subscribers(ws_a, web_app, fake_webpush, 1)  # the run's timezone (UTC) applies
+    # 14:30 UTC: 23:30 in Tokyo (quiet), 09:30 or 10:30 in New York, 14:30 UTC.
+    at = datetime.combine(timezone.now().date() + timedelta(days=1), time(14, 30), UTC)
+    pipeline = Pipeline(monkeypatch, clock=at)
+    run = send_now_run(ws_a, web_app, target={"all": True})
+    pipeline.run()
+    deliveries = _by_subscriber(ws_a, run.pk)
+    assert deliveries[tokyo.pk].status == "suppressed" and deliveries[tokyo.pk].error_code == "quiet_hours"
+    assert deliveries[new_york.pk].status == "sent" and deliveries[unknown.pk].status == "sent"
+    assert run_of(ws_a, run.pk).suppressed == 1
+
+
+def test_the_frequency_cap_counts_sends_in_the_last_24_hours(ws_a, web_app, fake_webpush, monkeypatch):
+    with schema_context(ws_a.schema_name):
+        SendingPolicy.objects.create(frequency_cap_per_day=2)
+    [browser] = web_subscribers(ws_a, web_app, fake_webpush, 1)
+    start = timezone.now()
+    pipeline = Pipeline(monkeypatch, clock=start)
+    statuses = []
+    for hours in (0, 1, 2, 25):
+        pipeline.clock = start + timedelta(hours=hours)
+        run = send_now_run(ws_a, web_app, target={"all": True})
+        pipeline.run()
+        statuses.append(_by_subscriber(ws_a, run.pk)[browser.pk].status)
+    assert statuses == ["sent", "sent", "suppressed", "sent"]
+    assert web_counts(fake_webpush)[browser.endpoint] == 3
+
+
+def test_ab_variants_follow_their_weights_and_stay_with_each_subscriber(
+    api, alice, ws_a, web_app, fake_webpush, pipeline, settings
+):
+    settings.PUSHPILOT_SEND_BATCH_SIZE = 25
+    client = api(user=alice, workspace=ws_a)
+    campaign = client.post(
+        "/api/v1/campaigns/",
+        {"name": "A/B", "channel_type": "web_push", "schedule_type": "send_now", "app_id": str(web_app.pk)},
+    ).json()
+    for variant, weight, title in (("A", 3, "Variant A"), ("B", 1, "Variant B")):
+        made = client.post(
+            f"/api/v1/campaigns/{campaign['id']}/contents/",
+            {"title": title, "body": "Same offer.", "variant": variant, "weight": weight},
+        )
+        assert made.status_code == 201, made.content
+    german = client.post(
+        f"/api/v1/campaigns/{campaign['id']}/contents/",
+        {"title": "Auf Deutsch", "body": "Gleiches Angebot.", "language": "de"},
+    )
+    assert german.status_code == 201, german.content
+    browsers = web_subscribers(ws_a, web_app, fake_webpush, 48)
+    [berliner] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="de-AT")
+    runs = []
+    for _ in range(2):
+        response = client.post(
+            "/api/v1/notifications/send-now",
+            {"app_id": str(web_app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
+        )
+        assert response.status_code == 202, response.content
+        runs.append(response.json()["id"])
+        pipeline.run()
+    first, second = (_by_subscriber(ws_a, r) for r in runs)
+    assert all(first[b.pk].variant == second[b.pk].variant for b in browsers)
+    split = collections.Counter(first[b.pk].variant for b in browsers)
+    assert split["A"] > split["B"] > 0, split
+    assert first[berliner.pk].language == "de"
+    titles = {r.endpoint: r.payload["title"] for r in fake_webpush.received}
+    assert titles[berliner.endpoint] == "Auf Deutsch"
+    assert {titles[b.endpoint] for b in browsers} == {"Variant A", "Variant B"}
+
+
+def test_throttle_spreads_batches_evenly_and_predicts_the_finish(ws_a, web_app, fake_webpush, monkeypatch):
+    browsers = web_subscribers(ws_a, web_app, fake_webpush, 10)
+    start = timezone.now().replace(microsecond=0)
+    pipeline = Pipeline(monkeypatch, clock=start)
+    run = send_now_run(ws_a, web_app, target={"all": True}, throttle_per_minute=4)
+    pipeline.run()
+    run = run_of(ws_a, run.pk)
+    assert (run.batches_total, run.sent) == (3, 4)  # 4 a minute: batches of 4, one a minute
+    with schema_context(ws_a.schema_name):
+        assert expected_finish_at(run) == start + timedelta(seconds=150)
+    assert run.retry_at == start + timedelta(seconds=60)
+    for minute in (1, 2):
+        pipeline.tick(start + timedelta(seconds=60 * minute - 10))
+        pipeline.run()
+    run = run_of(ws_a, run.pk)
+    assert run.status == "sent" and run.sent == 10
+    sent_at = sorted({d.sent_at for d in _by_subscriber(ws_a, run.pk).values()})
+    assert sent_at == [start, start + timedelta(seconds=60), start + timedelta(seconds=120)]
+    assert sorted(web_counts(fake_webpush)[b.endpoint] for b in browsers) == [1] * 10
+
+
+def test_an_fcm_topic_gets_one_message(api, alice, ws_a, fcm_app, fake_fcm, pipeline):
+    fcm_subscribers(ws_a, fcm_app, 2)  # not addressed: the topic is
+    response = api(user=alice, workspace=ws_a).post(
+        "/api/v1/notifications/send-now",
+        {
+            "app_id": str(fcm_app.pk),
+            "title": "Breaking",
+            "body": "News.",
+            "target": {"topic": "breaking-news"},
+        },
+    )
+    assert response.status_code == 202, response.content
+    pipeline.run()
+    run = run_of(ws_a, response.json()["id"])
+    assert (run.status, run.targeted, run.sent) == ("sent", 1, 1)
+    assert fcm_counts(fake_fcm) == {"breaking-news": 1}
+
+
+def test_an_empty_audience_finishes_at_once(ws_a, web_app, pipeline):
+    run = send_now_run(ws_a, web_app, target={"all": True})
+    pipeline.run()
+    run = run_of(ws_a, run.pk)
+    assert (run.status, run.targeted) == ("sent", 0)
+
+
+def test_housekeeping_prunes_old_rows_and_expires_subscriptions(
+    ws_a, web_app, fake_webpush, pipeline, settings
+):
+    settings.PUSHPILOT_DELIVERY_RETENTION_DAYS = 90
+    old, expired = web_subscribers(ws_a, web_app, fake_webpush, 2)
+    run = send_now_run(ws_a, web_app, target={"all": True})
+    pipeline.run()
+    now = timezone.now()
+    with schema_context(ws_a.schema_name):
+        Notification.objects.filter(pk=run.pk).update(finished_at=now - timedelta(days=91))
+        Subscriber.objects.filter(pk=expired.pk).update(expires_at=now - timedelta(minutes=1))
+        IdempotencyRecord.objects.create(credential="user:x", key="k", request_hash="h", status_code=202)
+        IdempotencyRecord.objects.filter(key="k").update(created_at=now - timedelta(days=2))
+        report = dispatch.workspace_housekeeping(now=now)
+        assert (
+            report.deliveries_pruned == 2
+            and report.subscribers_expired == 1
+            and report.idempotency_pruned == 1
+        )
+        assert Delivery.objects.count() == 0
+        kept = Notification.objects.get(pk=run.pk)
+        assert (kept.targeted, kept.sent) == (2, 2)  # the counts outlive the rows
+        assert Subscriber.objects.get(pk=expired.pk).status == "invalid"
+        assert Subscriber.objects.get(pk=old.pk).status == "active"
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [
+            "plain",
+            'with "quotes"',
+            "back\\slash",
+            "comma, {braces}",
+            "NULL",
+            "",
+            None,
+            "ünï ✓",
+            "tab\tnew\nline",
+        ],
+        [uuid.uuid4(), None, uuid.uuid4()],
+    ],
+)
+def test_array_literals_round_trip_through_postgresql(values):
+    from django.db import connection
+
+    cast = "uuid[]" if isinstance(values[0], uuid.UUID) else "varchar[]"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT %s::{cast}", [fanout.pg_array(values)])
+        assert cursor.fetchone()[0] == values

@@ -1,0 +1,3 @@
+from pathlib import Path
+
+PAGE = Path(__file__).resolve().parent / "page.html"
