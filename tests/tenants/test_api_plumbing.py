@@ -388,6 +388,15 @@ def test_the_openapi_schema_is_served_and_lists_the_endpoints(path_):
         assert any(p.rstrip("/") == expected for p in paths), (expected, sorted(paths))
 
 
+def test_only_deletes_that_take_a_body_document_one():
+    schema = _raw_client().get("/api/schema/", {"format": "json"}).json()
+    with_body = sorted(
+        path for path, ops in schema["paths"].items() if "requestBody" in ops.get("delete", {})
+    )
+    # Deleting a workspace takes {confirm}; no other DELETE reads its body.
+    assert with_body == ["/api/v1/workspaces/{workspace_pk}/"]
+
+
 @pytest.mark.parametrize("path_", ["/api/docs/", "/api/docs"])
 def test_swagger_ui_is_served_from_our_own_static_files(path_):
     client = _raw_client()
