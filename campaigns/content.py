@@ -357,6 +357,10 @@ def pick_variant(variants: Sequence[_Variant], *, key: str) -> Any | None:
 def select_content(
     contents: Iterable[_Variant], *, locale: str | None, default_language: str, key: str
 ) -> Any | None:
-    """The content one subscriber gets: language by locale with fallback, then the A/B variant."""
-    group = contents_for_locale(list(contents), locale=locale, default_language=default_language)
+    """The content one subscriber gets: language by locale with fallback, then the A/B variant.
+
+    Only active contents are ever candidates (AI drafts stay inactive until a marketer activates
+    them); items without ``is_active`` — the pipeline's snapshot of the active ones — count as active."""
+    active = [c for c in contents if getattr(c, "is_active", True)]
+    group = contents_for_locale(active, locale=locale, default_language=default_language)
     return pick_variant(group, key=key) if group else None

@@ -135,8 +135,49 @@ def on_campaign_scheduled(campaign, next_run_at: datetime) -> ScheduledJob:
 
 
 def on_campaign_unscheduled(campaign) -> int:
-    """What ``campaigns.services._on_unscheduled`` calls (cancel, pause)."""
-    return campaign_jobs_cancel(campaign=campaign, reason=f"the campaign was {campaign.status}")
+    """What ``campaigns.services._on_unscheduled`` calls (cancel, pause). Cancel also stops the
+    campaign's runs in progress; pause lets a run under way finish (it only stops future runs)."""
+    from campaigns.models import CampaignStatus
+
+    cancelled = campaign_jobs_cancel(campaign=campaign, reason=f"the campaign was {campaign.status}")
+    if campaign.status == CampaignStatus.CANCELLED:
+        campaign_runs_cancel(campaign=campaign)
+    return cancelled
+
+
+def campaign_runs_cancel(*, campaign, now: datetime | None = None) -> int:
+    """Stop every run of the campaign's schedule that is still queued or sending (see
+    ``fanout.run_cancel``); API sends that borrowed its content are not the campaign's runs."""
+    from campaigns import fanout
+
+    open_runs = Notification.objects.filter(
+        campaign_id=campaign.pk,
+        source=NotificationSource.CAMPAIGN,
+        status__in=[NotificationStatus.QUEUED, NotificationStatus.SENDING],
+    ).values_list("pk", flat=True)
+    return sum(
+        fanout.run_cancel(notification_id=pk, message="The campaign was cancelled.", now=now)
+        for pk in list(open_runs)
+    )
+
+
+def notification_cancel(*, notification: Notification, now: datetime | None = None) -> Notification:
+    """``POST /notifications/{id}/cancel``: stop one run (an API send or one occurrence of a
+    campaign, whose later occurrences stay scheduled). 409 when the run already ended."""
+    from campaigns import fanout
+    from pushpilot.api.errors import Conflict
+
+    if not fanout.run_cancel(notification_id=notification.pk, message="The run was cancelled.", now=now):
+        notification.refresh_from_db()
+        raise Conflict(
+            f"This run is {notification.status}"
+            + (f" (stopped: {notification.stop_reason})" if notification.stop_reason else "")
+            + "; only a queued or sending run can be cancelled.",
+            code="notification_not_cancellable",
+            details={"current_status": notification.status, "stop_reason": notification.stop_reason},
+        )
+    notification.refresh_from_db()
+    return notification
 
 
 def _cancel_open_jobs(campaign_id, *, reason: str, now: datetime) -> int:
@@ -473,6 +514,8 @@ def _content_snapshot(campaign) -> list[dict]:
                 "image_url": content.image_url,
                 "click_url": content.click_url,
                 "actions": content.actions or [],
+                # Only the subscribers matching it may get this content (campaigns.fanout).
+                "segment_filter": content.segment_filter_json or None,
             }
         )
     return contents
@@ -606,7 +649,8 @@ def workspace_housekeeping(*, now: datetime | None = None, chunk: int = 10_000) 
     report = HousekeepingReport()
     cutoff = now - timedelta(days=settings.PUSHPILOT_DELIVERY_RETENTION_DAYS)
     old_runs = Notification.objects.filter(
-        status__in=[NotificationStatus.SENT, NotificationStatus.FAILED], finished_at__lt=cutoff
+        status__in=[NotificationStatus.SENT, NotificationStatus.FAILED, NotificationStatus.CANCELLED],
+        finished_at__lt=cutoff,
     ).values("pk")
     while True:
         ids = list(Delivery.objects.filter(notification_id__in=old_runs).values_list("pk", flat=True)[:chunk])

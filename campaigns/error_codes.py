@@ -33,6 +33,7 @@ class CampaignErrorCode(StrEnum):
     CONTENT_TOO_LONG = "content_too_long"  # 400: title 65 / body 240 after rendering with defaults
     VARIANT_CONFLICT = "variant_conflict"  # 409: an active content already has this language + variant
     TOO_MANY_CONTENTS = "too_many_contents"  # 400
+    INVALID_SEGMENT_FILTER = "invalid_segment_filter"  # 400: segment_filter_json is not a segment filter
     GLOBAL_TEMPLATE_READONLY = "global_template_readonly"  # 403
     TEMPLATE_NOT_FOUND = "template_not_found"  # 400 (apply-template body)
     # uploads

@@ -30,11 +30,19 @@ publishes it when it comes due (never a broker ETA beyond a tick). FCM QUOTA_EXC
 off the whole app (≥ 60 s or Retry-After), Web Push 429 the push-service origin. An app-level
 failure (FCM credentials rejected, Web Push VAPID refused) in a batch where nothing got through
 flags the app and stops the run: every message not yet sent is failed with that reason, not burned.
+A user's cancel (``run_cancel``) stops a run the same way, except that what it leaves unsent is
+``suppressed`` with reason ``cancelled`` and the producer writes no more of the audience.
+
+Throttling (``throttle_per_minute``): batches of at most the throttle, each due ``size * 60 /
+throttle`` seconds after the previous one from the run's start; a batch due later than a tick waits
+in the database like a retry. Contents with a ``segment_filter`` go only to the subscribers they
+match, evaluated in the query that reads a batch's subscribers (``_select_content``).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import random
 import time as time_module
@@ -53,7 +61,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Min, Q, Value
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -76,11 +84,17 @@ REASON_DELETED = "subscriber_deleted"
 REASON_QUIET_HOURS = "quiet_hours"
 REASON_FREQUENCY_CAP = "frequency_cap"
 REASON_NO_CONTENT = "no_content"
+REASON_NO_MATCHING_CONTENT = "no_matching_content"
+REASON_CANCELLED = "cancelled"
 REASON_APP_DELETED = "app_deleted"
 REASON_CREDENTIALS_UNREADABLE = "credentials_unreadable"
 REASON_MAX_ATTEMPTS = "max_attempts"
 # Claims a little early so a countdown that fires a hair before next_attempt_at is not wasted.
 CLAIM_TOLERANCE = timedelta(seconds=1)
+# Called as f(notification=, rows=, written=, now=) inside the transaction that writes a batch's final
+# outcomes. Analytics registers its rollup writer here (AnalyticsConfig.ready), so campaigns never
+# imports analytics and the counters commit or roll back with the outcomes they count.
+OUTCOME_LISTENERS: list = []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +211,13 @@ def fan_out(
             and notification.fanout_leased_until > started
         ):
             return report  # another producer is alive
-        if resume:
+        cancelled = not resume and notification.stop_reason == REASON_CANCELLED
+        if cancelled:
+            # Cancelled before it was produced (or while its producer was dead): nothing more is written.
+            Notification.objects.filter(pk=notification_id).update(
+                fanout_complete=True, fanout_owner="", fanout_leased_until=None, updated_at=started
+            )
+        elif resume:
             last = notification.batches_total - 1
         else:
             notification.fanout_owner = owner
@@ -216,6 +236,10 @@ def fan_out(
                 ]
             )
 
+    if cancelled:
+        _fail_unsent(notification, now=started)
+        notification_finalize_if_done(notification_id=notification_id, now=now)
+        return report
     if resume:
         # A redelivered run task whose worker died during the inline batch (or after the fan-out):
         # take that batch, and any batch still leased to this task, back now, not after the lease.
@@ -240,7 +264,7 @@ def fan_out(
             .first()
         )
         if existing is None:
-            existing, _queued, _due = _write_chunk(
+            existing, _queued, _due, _stop = _write_chunk(
                 notification_id, [(None, "active")], now=now, publish=False
             )
             report.batches += 1
@@ -261,9 +285,13 @@ def fan_out(
             chunks = iter([(head, True)] if head else [])
         for chunk, is_last in chunks:
             keep = send_inline and is_last
-            batch_no, queued, due = _write_chunk(notification_id, chunk, now=now, publish=not keep)
+            batch_no, queued, due, stop_reason = _write_chunk(
+                notification_id, chunk, now=now, publish=not keep
+            )
             report.batches += 1
             report.targeted += len(chunk)
+            if stop_reason == REASON_CANCELLED:
+                break  # the rest of the audience is not written: a cancelled run targets no one more
             if keep and queued:
                 if due <= _clock(now) + CLAIM_TOLERANCE:
                     inline = batch_no
@@ -348,9 +376,11 @@ def pg_array(values: Iterable[Any]) -> str:
 
 def _write_chunk(
     notification_id, chunk: list[tuple], *, now: datetime | None, publish: bool
-) -> tuple[int, int, datetime]:
-    """Insert one chunk's Delivery rows and count them; returns (batch_no, rows queued, when due).
-    With ``publish`` the batch is handed on (a task after commit, or the dispatcher if due later)."""
+) -> tuple[int, int, datetime, str]:
+    """Insert one chunk's Delivery rows and count them; returns (batch_no, rows queued, when due,
+    the run's stop reason). With ``publish`` the batch is handed on (a task after commit, or the
+    dispatcher if due later). Once the run is stopped, active recipients get the stop's outcome
+    (failed; suppressed when it was cancelled) instead of being queued."""
     at = _clock(now)
     runs = Notification._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -371,7 +401,7 @@ def _write_chunk(
                 "batch": batch_no,
                 "due": due,
                 "now": at,
-                "active_status": DeliveryStatus.FAILED if stop_reason else DeliveryStatus.QUEUED,
+                "active_status": _stop_status(stop_reason) if stop_reason else DeliveryStatus.QUEUED,
                 "active_code": stop_reason or "",
                 "active_message": _stopped_message(stopped) if stop_reason else "",
                 "unsubscribed": REASON_UNSUBSCRIBED,
@@ -383,7 +413,7 @@ def _write_chunk(
         queued = cursor.fetchone()[0]
         if queued and publish:
             _dispatch_batch(notification_id, batch_no, due, now=at)
-    return batch_no, queued, due
+    return batch_no, queued, due, stop_reason or ""
 
 
 def _dispatch_batch(notification_id, batch_no: int, due: datetime, *, now: datetime | None) -> None:
@@ -534,11 +564,15 @@ def _decide_and_send(
                 DeliveryStatus.FAILED, REASON_APP_DELETED, "The app was deleted before this message was sent."
             )
         return
+    contents = [SimpleNamespace(**c) for c in notification.contents or []]
+    # Contents with a segment filter: whether each subscriber of the batch matches each distinct
+    # filter comes from the same one query that reads the subscribers.
+    matches = _content_filter_columns(contents)
     subscribers = {
         s.id: s
-        for s in Subscriber.objects.filter(
-            pk__in=[r.subscriber_id for r in rows if r.subscriber_id]
-        ).values_list(
+        for s in Subscriber.objects.filter(pk__in=[r.subscriber_id for r in rows if r.subscriber_id])
+        .annotate(**matches)
+        .values_list(
             "id",
             "fcm_token",
             "endpoint",
@@ -548,6 +582,7 @@ def _decide_and_send(
             "locale",
             "timezone",
             "status",
+            *matches,
             named=True,
         )
     }
@@ -564,7 +599,6 @@ def _decide_and_send(
 
     policy = sending_policy()
     capped = _over_frequency_cap(policy, [r.subscriber_id for r in rows if r.subscriber_id], now=now)
-    contents = [SimpleNamespace(**c) for c in notification.contents or []]
     workspace_id = _workspace_id()
     options = notification.options or {}
     topic = (notification.target or {}).get("topic")
@@ -597,14 +631,22 @@ def _decide_and_send(
                 )
                 continue
         key = f"{notification.campaign_id or notification.pk}:{row.subscriber_id or 'topic'}"
-        chosen = personalization.select_content(
+        chosen = _select_content(
             contents,
+            subscriber,
             locale=getattr(subscriber, "locale", None) or None,
             default_language=notification.default_language,
             key=key,
         )
         if chosen is None:
-            row.final(DeliveryStatus.FAILED, REASON_NO_CONTENT, "The run has no active content.")
+            if contents:
+                row.final(
+                    DeliveryStatus.SUPPRESSED,
+                    REASON_NO_MATCHING_CONTENT,
+                    "No content is meant for this subscriber (segment filters) and none has no filter.",
+                )
+            else:
+                row.final(DeliveryStatus.FAILED, REASON_NO_CONTENT, "The run has no active content.")
             continue
         row.content_id = uuid.UUID(chosen.id) if getattr(chosen, "id", None) else None
         row.variant, row.language = chosen.variant or "", chosen.language or ""
@@ -657,6 +699,16 @@ def _decide_and_send(
                 "Not sent: the app's credentials are unreadable.",
             )
         report.stopped = True
+        return
+    stop_reason, stop_message = Notification.objects.filter(pk=notification.pk).values_list(
+        "stop_reason", "stop_message"
+    ).first() or ("", "")
+    if stop_reason:
+        # Stopped (cancelled, or another batch found the credentials rejected) while this batch was
+        # being prepared: send nothing; the rows get the stop's outcome.
+        notification.stop_reason, notification.stop_message = stop_reason, stop_message
+        for row, _unsent in to_send:
+            row.final(_stop_status(stop_reason), stop_reason, _stopped_message(notification))
         return
     outcomes = _transport_send(transport, [m for _r, m in to_send])
     # A message counts as sent when the provider has accepted it, not when the batch started.
@@ -789,6 +841,8 @@ def _record(
         ]
         if invalid_ids:
             integration_services.subscribers_mark_invalid(subscriber_ids=invalid_ids, reason="provider: gone")
+        for listener in OUTCOME_LISTENERS:
+            listener(notification=notification, rows=rows, written=written, now=now)
         final = {k: counts[k] for k in ("sent", "failed", "invalid", "suppressed") if counts[k]}
         if final:
             update: dict[str, Any] = {name: F(name) + value for name, value in final.items()}
@@ -858,6 +912,47 @@ def _message(
         endpoint=subscriber.endpoint or "", p256dh=subscriber.p256dh, auth=subscriber.auth
     )
     return Message(payload=payload, subscription=subscription, **common)
+
+
+def _content_filter_columns(contents: list) -> dict[str, Any]:
+    """One boolean column per distinct content segment filter (``pp_match_<n>``), and each content's
+    ``match_column`` set to its filter's column (None: no filter, every subscriber is eligible)."""
+    from integrations.segments import filter_q
+
+    columns: dict[str, Any] = {}
+    by_filter: dict[str, str] = {}
+    for content in contents:
+        flt = getattr(content, "segment_filter", None)
+        content.match_column = None
+        if not flt:
+            continue
+        canonical = json.dumps(flt, sort_keys=True)
+        if canonical not in by_filter:
+            name = f"pp_match_{len(by_filter)}"
+            try:
+                condition: Any = ExpressionWrapper(filter_q(flt), output_field=BooleanField())
+            except (KeyError, TypeError, AttributeError, ValueError):
+                # Validated when saved; a filter that cannot be read matches no one rather than everyone.
+                condition = Value(False, output_field=BooleanField())
+            by_filter[canonical], columns[name] = name, condition
+        content.match_column = by_filter[canonical]
+    return columns
+
+
+def _select_content(contents: list, subscriber, *, locale: str | None, default_language: str, key: str):
+    """The content a subscriber gets. A content with a segment filter is eligible only for the
+    subscribers it matches; the language is chosen among the eligible contents (locale, then the
+    default language), and within it a matching filtered content wins over the unfiltered ones — a
+    subscriber that matches none gets an unfiltered content. None: nothing is eligible."""
+    if subscriber is None:  # a topic: no subscriber to match
+        eligible = [c for c in contents if c.match_column is None] or contents
+    else:
+        eligible = [c for c in contents if c.match_column is None or getattr(subscriber, c.match_column)]
+    if not eligible:
+        return None
+    group = personalization.contents_for_locale(eligible, locale=locale, default_language=default_language)
+    targeted = [c for c in group if c.match_column is not None]
+    return personalization.pick_variant(targeted or group, key=key)
 
 
 def _transport_for(app, workspace_id):
@@ -988,15 +1083,24 @@ def _stop_run(notification: Notification, code: str, message: str) -> None:
     notification.refresh_from_db(fields=["stop_reason", "stop_message"])
 
 
+def _stop_status(reason: str) -> str:
+    """What a message that a stopped run will not send becomes: ``suppressed`` when a user cancelled
+    the run (nothing went wrong), ``failed`` when the provider refused the app."""
+    return DeliveryStatus.SUPPRESSED if reason == REASON_CANCELLED else DeliveryStatus.FAILED
+
+
 def _fail_unsent(notification: Notification, *, now: datetime) -> int:
-    """A stopped run: every queued row nobody is sending right now fails with the stop reason."""
+    """A stopped run: every queued row nobody is sending right now gets the stop's outcome (failed,
+    or suppressed when cancelled) with the stop reason. Rows leased by a batch in flight are left to
+    that batch, which records what the provider answered."""
     notification.refresh_from_db(fields=["stop_reason", "stop_message"])
+    outcome = _stop_status(notification.stop_reason)
     with transaction.atomic():
-        failed = (
+        stopped = (
             Delivery.objects.filter(notification_id=notification.pk, status=DeliveryStatus.QUEUED)
             .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
             .update(
-                status=DeliveryStatus.FAILED,
+                status=outcome,
                 error_code=notification.stop_reason,
                 error_message=_stopped_message(notification),
                 lease_owner="",
@@ -1004,11 +1108,47 @@ def _fail_unsent(notification: Notification, *, now: datetime) -> int:
                 updated_at=now,
             )
         )
-        if failed:
+        if stopped:
+            counter = "suppressed" if outcome == DeliveryStatus.SUPPRESSED else "failed"
             Notification.objects.filter(pk=notification.pk).update(
-                failed=F("failed") + failed, updated_at=now
+                **{counter: F(counter) + stopped}, updated_at=now
             )
-    return failed
+    return stopped
+
+
+def run_cancel(*, notification_id, message: str = "", now: datetime | None = None) -> bool:
+    """Stop a run that has not finished: nothing more is produced or sent. Queued messages not in
+    flight become ``suppressed`` with reason ``cancelled`` at once; a batch already talking to the
+    provider records what it sent; a live producer stops at its next chunk. The run ends
+    ``cancelled`` once its counters add up. False when the run was already final or stopped."""
+    at = _clock(now)
+    won = Notification.objects.filter(
+        pk=notification_id,
+        stop_reason="",
+        status__in=[NotificationStatus.QUEUED, NotificationStatus.SENDING],
+    ).update(
+        stop_reason=REASON_CANCELLED,
+        stop_message=(message or "Cancelled.")[:500],
+        retry_at=None,
+        updated_at=at,
+    )
+    if not won:
+        return False
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update().get(pk=notification_id)
+        producer_alive = (
+            notification.fanout_owner
+            and notification.fanout_leased_until
+            and notification.fanout_leased_until > at
+        )
+        if not notification.fanout_complete and not producer_alive:
+            # Never produced (its fan-out task still waits in the broker) or its producer died.
+            Notification.objects.filter(pk=notification_id).update(
+                fanout_complete=True, fanout_owner="", fanout_leased_until=None, updated_at=at
+            )
+    _fail_unsent(notification, now=at)
+    notification_finalize_if_done(notification_id=notification_id, now=now)
+    return True
 
 
 def notification_finalize_if_done(*, notification_id, now: datetime | None = None) -> bool:
@@ -1022,6 +1162,8 @@ def notification_finalize_if_done(*, notification_id, now: datetime | None = Non
         return False
     failed = bool(notification.stop_reason) or (notification.sent == 0 and notification.failed > 0)
     status = NotificationStatus.FAILED if failed else NotificationStatus.SENT
+    if notification.stop_reason == REASON_CANCELLED:
+        status = NotificationStatus.CANCELLED
     won = (
         Notification.objects.filter(
             pk=notification_id,

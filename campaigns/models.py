@@ -193,4 +193,5 @@ class Template(models.Model):
     is_global = False
 
 
+from campaigns.ai_models import *  # noqa: E402,F403
 from campaigns.pipeline_models import *  # noqa: E402,F403

@@ -30,6 +30,7 @@ from campaigns.pipeline_models import (
     NotificationStatus,
     SendingPolicy,
 )
+from campaigns.serializers import MAX_THROTTLE_PER_MINUTE
 from pushpilot.api.errors import ApiError
 from pushpilot.api.serializers import StrictSerializer
 from tenants.access import WorkspaceAccessMixin
@@ -115,7 +116,12 @@ class SendNowSerializer(StrictSerializer):
     data = serializers.DictField(required=False)
     target = TargetSerializer()
     throttle_per_minute = serializers.IntegerField(
-        min_value=1, max_value=1_000_000, required=False, allow_null=True
+        min_value=1,
+        max_value=MAX_THROTTLE_PER_MINUTE,
+        required=False,
+        allow_null=True,
+        help_text="Messages per minute: batches are spread evenly over time and the run shows an "
+        "expected_finish_at. Default: the campaign's options.throttle_per_minute (campaign_id), else none.",
     )
     campaign_id = serializers.UUIDField(required=False)
     template_id = serializers.UUIDField(required=False)
@@ -313,6 +319,21 @@ def _filtered(filterset_class, request, queryset):
 # Views.
 
 
+NOTIFICATION_DETAIL = inline_serializer(
+    "NotificationDetail",
+    {
+        "id": serializers.UUIDField(),
+        "status": serializers.CharField(),
+        "counts": CountsSerializer(),
+        "progress": serializers.DictField(),
+        "timing": serializers.DictField(),
+        "expected_finish_at": serializers.DateTimeField(allow_null=True),
+        "failure_reasons": serializers.ListField(child=serializers.DictField()),
+        "stop_message": serializers.CharField(allow_null=True),
+    },
+)
+
+
 def _uuid_or_404(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -329,8 +350,8 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
     filter_backends = [_CommaFilterBackend]
     filterset_class = NotificationFilter
     lookup_value_regex = "[^/]+"
-    action_roles = {"send_now": Role.MEMBER}
-    api_key_scopes = {"list": READ, "retrieve": READ, "deliveries": READ, "send_now": SEND}
+    action_roles = {"send_now": Role.MEMBER, "cancel": Role.MEMBER}
+    api_key_scopes = {"list": READ, "retrieve": READ, "deliveries": READ, "send_now": SEND, "cancel": SEND}
 
     def scope_queryset(self, qs):
         return qs.order_by("-created_at", "id")
@@ -344,7 +365,9 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
     @extend_schema(
         parameters=[
             OpenApiParameter("campaign", str, description="Campaign id."),
-            OpenApiParameter("status", str, description="Comma-separated: queued, sending, sent, failed."),
+            OpenApiParameter(
+                "status", str, description="Comma-separated: queued, sending, sent, failed, cancelled."
+            ),
             OpenApiParameter("source", str, description="campaign or api."),
             OpenApiParameter("app", str, description="App id."),
             OpenApiParameter("created_after", str, description="ISO 8601 date-time (inclusive)."),
@@ -354,22 +377,7 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(
-        responses={
-            200: inline_serializer(
-                "NotificationDetail",
-                {
-                    "id": serializers.UUIDField(),
-                    "status": serializers.CharField(),
-                    "counts": CountsSerializer(),
-                    "progress": serializers.DictField(),
-                    "timing": serializers.DictField(),
-                    "expected_finish_at": serializers.DateTimeField(allow_null=True),
-                    "failure_reasons": serializers.ListField(child=serializers.DictField()),
-                },
-            )
-        }
-    )
+    @extend_schema(responses={200: NOTIFICATION_DETAIL})
     def retrieve(self, request, pk=None):
         return Response(notification_detail(self.get_object()))
 
@@ -387,6 +395,15 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
         queryset = _filtered(DeliveryFilter, request, Delivery.objects.filter(notification=notification))
         page = self.paginate_queryset(queryset.order_by("batch_no", "id"))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(request=None, responses={200: NOTIFICATION_DETAIL})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop a queued or sending run: messages not yet sent are suppressed with reason
+        ``cancelled`` and nothing more goes out (a batch already at the provider finishes). The run
+        ends ``cancelled``; 409 ``notification_not_cancellable`` when it had already ended."""
+        notification = dispatch.notification_cancel(notification=self.get_object())
+        return Response(notification_detail(notification))
 
     @extend_schema(
         request=SendNowSerializer,
@@ -530,6 +547,8 @@ def send_now(*, data: dict, workspace, actor=None, api_key=None) -> Notification
             raise ApiError("The campaign has no active content.", code=ErrorCode.CAMPAIGN_HAS_NO_CONTENT)
         options = dispatch._campaign_options(campaign)
         language = data.get("language") or campaign.default_language
+        if "throttle_per_minute" not in data:
+            data = {**data, "throttle_per_minute": dispatch._throttle_of(campaign)}
     elif "template_id" in data:
         from campaigns.selectors import template_get
 

@@ -89,6 +89,7 @@ class NotificationStatus(models.TextChoices):
     SENDING = "sending"
     SENT = "sent"  # every delivery has a final status
     FAILED = "failed"  # stopped (credentials rejected) or nothing could be sent
+    CANCELLED = "cancelled"  # stopped by a user (the run or its campaign was cancelled)
 
 
 class Notification(models.Model):
@@ -177,7 +178,11 @@ class Notification(models.Model):
 
     @property
     def is_final(self) -> bool:
-        return self.status in (NotificationStatus.SENT, NotificationStatus.FAILED)
+        return self.status in (
+            NotificationStatus.SENT,
+            NotificationStatus.FAILED,
+            NotificationStatus.CANCELLED,
+        )
 
 
 class DeliveryStatus(models.TextChoices):

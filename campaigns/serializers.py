@@ -28,6 +28,7 @@ _RESERVED_DATA_KEYS = re.compile(
 )
 MAX_TTL_SECONDS = 28 * 24 * 3600  # FCM's and most push services' maximum
 MAX_DATA_BYTES = 3000  # FCM allows 4 KB for the whole message
+MAX_THROTTLE_PER_MINUTE = 1_000_000  # far above what one workspace can send; the same bound as send-now
 
 
 def validate_http_url(value: str) -> str:
@@ -103,6 +104,13 @@ class CampaignOptionsSerializer(StrictSerializer):
     click_url = HttpUrlField(required=False, allow_blank=True)
     data = serializers.DictField(
         child=serializers.CharField(max_length=1024, allow_blank=True), required=False
+    )
+    throttle_per_minute = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_THROTTLE_PER_MINUTE,
+        required=False,
+        allow_null=True,
+        help_text="Messages per minute for each run: batches are spread evenly over time (null: no throttle).",
     )
 
     def validate_collapse_key(self, value):

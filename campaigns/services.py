@@ -479,6 +479,24 @@ def _check_copy(*, title: str | None, body: str | None) -> None:
     raise ApiError((syntax or problems)[0]["message"], code=code, details=details)
 
 
+def _check_segment_filter(value: dict | None) -> dict | None:
+    """A content's ``segment_filter_json`` in the segment filter language (integrations.segments);
+    ``{}`` and null both mean "every subscriber" and are stored as null."""
+    if not value:
+        return None
+    from integrations.segments import validate_filter
+
+    try:
+        validate_filter(value)
+    except ValidationError as exc:
+        raise ApiError(
+            "segment_filter_json is not a valid segment filter.",
+            code=E.INVALID_SEGMENT_FILTER,
+            details={"segment_filter_json": exc.detail},
+        ) from None
+    return value
+
+
 def _require_content_editable(campaign: Campaign) -> None:
     if campaign.status not in CONTENT_EDITABLE_STATUSES:
         raise Conflict(
@@ -532,7 +550,7 @@ def content_create(
         language=language,
         image_url=data.get("image_url") or "",
         tone=data.get("tone") or campaign.tone,
-        segment_filter_json=data.get("segment_filter_json"),
+        segment_filter_json=_check_segment_filter(data.get("segment_filter_json")),
         variant=data.get("variant") or (_next_variant_label(campaign, language) if is_active else "A"),
         weight=data.get("weight", 1),
         click_url=data.get("click_url") or "",
@@ -550,6 +568,8 @@ def content_create(
 def content_update(*, content: CampaignContent, actor, data: dict) -> CampaignContent:
     _require_content_editable(_locked(content.campaign))
     _check_copy(title=data.get("title"), body=data.get("body"))
+    if "segment_filter_json" in data:
+        data = {**data, "segment_filter_json": _check_segment_filter(data["segment_filter_json"])}
     for name in (
         "title",
         "body",

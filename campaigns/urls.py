@@ -3,7 +3,7 @@ import re
 from django.conf import settings
 from django.urls import re_path
 
-from campaigns import api
+from campaigns import ai_api, api
 from pushpilot.api.routers import OptionalSlashRouter
 
 router = OptionalSlashRouter()
@@ -16,6 +16,12 @@ router.register("templates", api.TemplateViewSet, basename="template")
 urlpatterns = [
     re_path(r"^uploads/?$", api.UploadView.as_view(), name="upload"),
     re_path(r"^schedule/preview/?$", api.SchedulePreviewView.as_view(), name="schedule-preview"),
+    re_path(
+        r"^campaigns/(?P<pk>[^/]+)/generate-content/?$",
+        ai_api.GenerateContentView.as_view(),
+        name="campaign-generate-content",
+    ),
+    re_path(r"^ai/settings/?$", ai_api.AiSettingsView.as_view(), name="ai-settings"),
     *router.urls,
 ]
 

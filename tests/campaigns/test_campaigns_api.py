@@ -120,6 +120,11 @@ BAD_CAMPAIGN_FIELDS = [
     ("options", {"data": {"k": {"nested": 1}}}),
     ("options", {"collapse_key": "has space"}),
     ("options", {"color": "red"}),
+    ("options", {"throttle_per_minute": 0}),
+    ("options", {"throttle_per_minute": -5}),
+    ("options", {"throttle_per_minute": 1_000_001}),
+    ("options", {"throttle_per_minute": "fast"}),
+    ("options", {"throttle_per_minute": 2.5}),
     ("surprise", 1),
 ]
 
@@ -163,10 +168,45 @@ def test_options_are_stored(alice_api, web_app):
         "collapse_key": "deals",
         "click_url": "https://shop.example/deals",
         "data": {"screen": "deals", "count": "3"},
+        "throttle_per_minute": 1000,
     }
     response = alice_api.post("/api/v1/campaigns/", _body(web_app, options=options))
     assert response.status_code == 201, response.content
     assert response.json()["options"] == options
+    url = f"/api/v1/campaigns/{response.json()['id']}"
+    patched = alice_api.patch(url, {"options": {"throttle_per_minute": None}})
+    assert patched.status_code == 200 and patched.json()["options"] == {"throttle_per_minute": None}
+
+
+def test_a_content_segment_filter_is_validated_when_saved(alice_api, make_campaign):
+    campaign = make_campaign()
+    url = f"/api/v1/campaigns/{campaign['id']}/contents/"
+    for bad, where in (
+        ({"tags": {"any": "vip"}}, "tags"),
+        ({"bogus": 1}, "bogus"),
+        ({"attributes": {"age": {"range": {"gte": 18, "lt": "65"}}}}, "attributes"),
+        ({"app_id": str(uuid.uuid4())}, "app_id"),
+    ):
+        error = assert_error(
+            alice_api.post(url, {"title": "Hi", "body": "There", "segment_filter_json": bad}),
+            400,
+            "invalid_segment_filter",
+        )
+        assert where in error["details"]["segment_filter_json"], (bad, error)
+    made = alice_api.post(
+        url, {"title": "Hi", "body": "There", "segment_filter_json": {"tags": {"any": ["vip"]}}}
+    )
+    assert made.status_code == 201, made.content
+    detail = f"{url}{made.json()['id']}"
+    error = assert_error(
+        alice_api.patch(detail, {"segment_filter_json": {"platform": "fridge"}}),
+        400,
+        "invalid_segment_filter",
+    )
+    assert "platform" in error["details"]["segment_filter_json"]
+    assert alice_api.get(detail).json()["segment_filter_json"] == {"tags": {"any": ["vip"]}}
+    cleared = alice_api.patch(detail, {"segment_filter_json": {}})
+    assert cleared.status_code == 200 and cleared.json()["segment_filter_json"] is None
 
 
 def test_schedule_fields_can_be_drafted_and_are_validated(alice_api, web_app):

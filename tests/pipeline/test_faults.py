@@ -89,15 +89,18 @@ def test_web_push_429_and_503_are_retried_then_sent_after_retry_after(
     assert all(d.sent_at >= start + timedelta(seconds=3) for d in retried)
 
 
-def test_fcm_unavailable_is_retried_with_backoff_then_sent(ws_a, fcm_app, fake_fcm, monkeypatch, settings):
+@pytest.mark.parametrize("fault", ["unavailable", "internal"])  # FCM UNAVAILABLE (503), INTERNAL (500)
+def test_fcm_unavailable_is_retried_with_backoff_then_sent(
+    ws_a, fcm_app, fake_fcm, monkeypatch, settings, fault
+):
     settings.PUSHPILOT_SEND_BATCH_SIZE = 4
     tokens = fcm_subscribers(ws_a, fcm_app, 6)
     start = timezone.now()
     pipeline = Pipeline(monkeypatch, clock=start)
     run = send_now_run(ws_a, fcm_app, target={"all": True})
-    fake_fcm.fault_all = "unavailable"
+    fake_fcm.fault_all = fault
     pipeline.run(until=start)  # first attempt of both batches
-    assert fake_fcm.counters["fault_unavailable"] == 6
+    assert fake_fcm.counters[f"fault_{fault}"] == 6
     queued = _deliveries(ws_a, run.pk)
     assert {d.status for d in queued} == {"queued"} and {d.attempts for d in queued} == {1}
     assert {d.error_code for d in queued} == {"unavailable"}
@@ -205,22 +208,24 @@ def test_retries_are_bounded_then_failed_with_the_reason(ws_a, web_app, fake_web
     assert failed.error_code == "unavailable" and failed.error_message.startswith("Gave up after 3 attempts")
 
 
+# SENDER_ID_MISMATCH (403 PERMISSION_DENIED) and THIRD_PARTY_AUTH_ERROR (401 UNAUTHENTICATED).
+@pytest.mark.parametrize("fault, reason", [("mismatch", "mismatch"), ("thirdparty", "auth error")])
 def test_rejected_fcm_credentials_flag_the_app_and_stop_the_run_without_burning_the_audience(
-    ws_a, fcm_app, fake_fcm, pipeline, settings
+    ws_a, fcm_app, fake_fcm, pipeline, settings, fault, reason
 ):
     settings.PUSHPILOT_SEND_BATCH_SIZE = 3
     fcm_subscribers(ws_a, fcm_app, 9)
     run = send_now_run(ws_a, fcm_app, target={"all": True})
-    fake_fcm.fault_all = "mismatch"
+    fake_fcm.fault_all = fault
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert run.status == "failed" and run.stop_reason == "credentials_invalid"
     assert (run.targeted, run.failed, run.sent) == (9, 9, 0)
     _adds_up(run)
-    assert fake_fcm.counters["fault_mismatch"] == 3  # one batch tried; six messages never left
+    assert fake_fcm.counters[f"fault_{fault}"] == 3  # one batch tried; six messages never left
     with schema_context(ws_a.schema_name):
         app = App.objects.get(pk=fcm_app.pk)
-    assert app.status == "credentials_invalid" and "mismatch" in app.status_reason.lower()
+    assert app.status == "credentials_invalid" and reason in app.status_reason.lower()
     assert {d.error_code for d in _deliveries(ws_a, run.pk)} == {"credentials_invalid"}
 
     # Fixed on Google's side: the next send goes out and clears the flag.
@@ -266,3 +271,59 @@ def test_one_bad_subscription_key_does_not_stop_a_run_that_gets_through(
     assert (run.status, run.sent, run.failed, run.stop_reason) == ("sent", 3, 1, "")
     with schema_context(ws_a.schema_name):
         assert App.objects.get(pk=web_app.pk).status == "ok"
+
+
+def test_web_push_429_backs_off_only_that_push_service_origin(
+    ws_a, web_app, fake_webpush, monkeypatch, settings
+):
+    from integrations import services as integration_services
+
+    other_origin = f"http://localhost:{fake_webpush.port}"
+    settings.PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS = [fake_webpush.origin, other_origin]
+    busy = web_subscribers(ws_a, web_app, fake_webpush, 2)  # 127.0.0.1: one of them answers 429 once
+    calm = []
+    with schema_context(ws_a.schema_name):
+        for _ in range(2):
+            info = fake_webpush.subscribe(host="localhost").json()
+            subscriber, _ = integration_services.subscriber_upsert(
+                app=web_app,
+                subscription={"endpoint": info["endpoint"], "keys": info["keys"], "expires_at": None},
+            )
+            calm.append(subscriber)
+    _flaky(monkeypatch, fake_webpush, {_path(busy[0]): [(429, {"Retry-After": "30"})]})
+    start = timezone.now()
+    pipeline = Pipeline(monkeypatch, clock=start)
+    first = send_now_run(ws_a, web_app, target={"all": True})
+    pipeline.run(until=start + timedelta(seconds=1))
+    assert fake_webpush.counters["flaky_429"] == 1
+    after_first = web_counts(fake_webpush)
+    assert {s.endpoint: after_first[s.endpoint] for s in calm} == {s.endpoint: 1 for s in calm}
+    assert after_first[busy[0].endpoint] == 0
+
+    # A second run inside the 30 s: the busy origin is not asked at all, the other one is.
+    pipeline.clock = start + timedelta(seconds=5)
+    second = send_now_run(ws_a, web_app, target={"all": True})
+    pipeline.run(until=start + timedelta(seconds=6))
+    assert fake_webpush.counters["flaky_429"] == 1
+    after_second = web_counts(fake_webpush)
+    assert {s.endpoint: after_second[s.endpoint] for s in calm} == {s.endpoint: 2 for s in calm}
+    assert [after_second[b.endpoint] for b in busy] == [after_first[b.endpoint] for b in busy]
+    waiting = [d for d in _deliveries(ws_a, second.pk) if d.subscriber_id in {b.pk for b in busy}]
+    assert len(waiting) == 2 and {d.status for d in waiting} == {"queued"}
+    assert all(d.next_attempt_at >= start + timedelta(seconds=30) for d in waiting)
+    assert all(d.error_code == "rate_limited" for d in waiting)
+
+    pipeline.tick(start + timedelta(seconds=30))
+    pipeline.run()
+    for run_id in (first.pk, second.pk):
+        run = run_of(ws_a, run_id)
+        assert (run.status, run.sent) == ("sent", 4)
+        _adds_up(run)
+    assert sorted(web_counts(fake_webpush)[s.endpoint] for s in busy + calm) == [2] * 4
+    late = [
+        d
+        for run_id in (first.pk, second.pk)
+        for d in _deliveries(ws_a, run_id)
+        if d.subscriber_id == busy[0].pk or (run_id == second.pk and d.subscriber_id == busy[1].pk)
+    ]
+    assert len(late) == 3 and all(d.sent_at >= start + timedelta(seconds=30) for d in late)

@@ -264,3 +264,19 @@ def test_the_tick_reads_only_due_workspaces(ws_a, ws_b, web_app, monkeypatch):
     assert Workspace.objects.get(pk=ws_a.pk).next_run_at is None
     assert dispatch.dispatch_due_jobs().workspaces == 0
     assert connection.schema_name == "public"
+
+
+def test_beat_runs_the_dispatcher_every_tick_and_the_housekeeping_hourly(settings):
+    from pushpilot.celery import app
+
+    by_task = {entry["task"]: entry for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert by_task["campaigns.dispatch_due_jobs"]["schedule"] == settings.PUSHPILOT_SCHEDULER_TICK_SECONDS
+    # A tick that could not run in time is dropped, not piled up behind the next one.
+    assert (
+        by_task["campaigns.dispatch_due_jobs"]["options"]["expires"]
+        <= settings.PUSHPILOT_SCHEDULER_TICK_SECONDS
+    )
+    for name in ("campaigns.housekeeping", "tenants.expire_invitations"):
+        assert by_task[name]["schedule"] <= 3600, name
+    app.loader.import_default_modules()
+    assert set(by_task) <= set(app.tasks), set(by_task) - set(app.tasks)

@@ -454,3 +454,57 @@ def test_sending_policy_is_read_by_viewers_and_set_by_admins(api, ws_a, member_w
     assert_error(admin.patch("/api/v1/sending-policy", {"quiet_hours_end": "22:00"}), 400, "validation_error")
     cleared = admin.patch("/api/v1/sending-policy", {"quiet_hours_start": None, "quiet_hours_end": None})
     assert cleared.json()["quiet_hours_start"] is None and cleared.json()["frequency_cap_per_day"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Every kind of target, end to end.
+
+
+@pytest.mark.django_db
+def test_every_kind_of_target_reaches_exactly_its_subscribers(
+    api, alice, ws_a, web_app, fake_webpush, pipeline
+):
+    client = api(user=alice, workspace=ws_a)
+    [ada] = web_subscribers(ws_a, web_app, fake_webpush, 1, external_user_id="user-ada", tags=["vip"])
+    [bo] = web_subscribers(ws_a, web_app, fake_webpush, 1, external_user_id="user-bo")
+    [cy] = web_subscribers(ws_a, web_app, fake_webpush, 1, tags=["vip"], attributes={"plan": "pro"})
+    [gone] = web_subscribers(ws_a, web_app, fake_webpush, 1, tags=["vip"])
+    with schema_context(ws_a.schema_name):
+        integration_services.subscriber_unsubscribe(subscriber=gone)
+        segment = Segment.objects.create(name="VIPs", filter={"tags": {"any": ["vip"]}})
+    expected = {
+        "subscriber_ids": ({"subscriber_ids": [str(bo.pk), str(cy.pk)]}, {bo, cy}),
+        "external_user_ids": ({"external_user_ids": ["user-ada", "user-bo", "nobody"]}, {ada, bo}),
+        "segment_id": ({"segment_id": str(segment.pk)}, {ada, cy}),
+        "filter": ({"filter": {"attributes": {"plan": {"equals": "pro"}}}}, {cy}),
+        "all": ({"all": True}, {ada, bo, cy}),
+    }
+    for kind, (target, who) in expected.items():
+        fake_webpush.reset()
+        response = client.post(SEND_NOW, _body(web_app, target=target))
+        assert response.status_code == 202, (kind, response.content)
+        pipeline.run()
+        run = run_of(ws_a, response.json()["id"])
+        assert (run.status, run.targeted, run.sent) == ("sent", len(who), len(who)), kind
+        assert web_counts(fake_webpush) == {s.endpoint: 1 for s in who}, kind
+    # Deliveries can be listed by status.
+    response = client.post(SEND_NOW, _body(web_app, target={"subscriber_ids": [str(ada.pk), str(gone.pk)]}))
+    pipeline.run()
+    deliveries = f"/api/v1/notifications/{response.json()['id']}/deliveries"
+    [suppressed] = client.get(deliveries, {"status": "suppressed"}).json()["results"]
+    assert suppressed["subscriber_id"] == str(gone.pk) and suppressed["error_code"] == "unsubscribed"
+    assert [d["subscriber_id"] for d in client.get(deliveries, {"status": "sent"}).json()["results"]] == [
+        str(ada.pk)
+    ]
+    assert client.get(deliveries, {"status": "sent,suppressed"}).json()["count"] == 2
+
+
+def test_batches_go_to_the_sends_queue_and_everything_else_to_the_default_one(settings):
+    from pushpilot.celery import app
+
+    def queue_of(name):
+        return app.amqp.router.route({}, name, (), {})["queue"].name
+
+    assert queue_of("campaigns.send_batch") == settings.PUSHPILOT_QUEUE_SENDS
+    for name in ("campaigns.run_job", "campaigns.fan_out", "campaigns.dispatch_due_jobs"):
+        assert queue_of(name) == settings.PUSHPILOT_QUEUE_DEFAULT, name

@@ -1,0 +1,8 @@
+"""AI-written campaign copy: ``POST /campaigns/{id}/generate-content`` and the workspace's AI settings.
+
+- ``config``: which OpenAI-compatible provider a workspace uses, and the SSRF rules for its own URL;
+- ``prompts``: the JSON schema of the answer and the messages (the user's prompt only as data);
+- ``provider``: one Chat Completions call through the ``openai`` package, failures as data;
+- ``validation``: our own checks of what the model wrote (lengths, placeholders, language, emoji);
+- ``services``: the quota, the generate workflow and settings updates (the only writers).
+"""
