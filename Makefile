@@ -31,7 +31,7 @@ frontend/node_modules/.package-lock.json: frontend/package.json frontend/package
 	cd frontend && $(NPM) ci --no-audit --no-fund --loglevel=error
 
 frontend/openapi.json: $(VENV)/.installed $(shell find tenants integrations campaigns analytics pushpilot -name '*.py' 2>/dev/null)
-	$(PY) manage.py spectacular --format openapi-json --file frontend/openapi.json --validate
+	$(PY) manage.py spectacular --format openapi-json --file frontend/openapi.json --validate --fail-on-warn
 
 frontend: frontend/node_modules/.package-lock.json frontend/openapi.json
 	cd frontend && $(NPM) run build --silent

@@ -319,19 +319,28 @@ def _filtered(filterset_class, request, queryset):
 # Views.
 
 
-NOTIFICATION_DETAIL = inline_serializer(
-    "NotificationDetail",
-    {
-        "id": serializers.UUIDField(),
-        "status": serializers.CharField(),
-        "counts": CountsSerializer(),
-        "progress": serializers.DictField(),
-        "timing": serializers.DictField(),
-        "expected_finish_at": serializers.DateTimeField(allow_null=True),
-        "failure_reasons": serializers.ListField(child=serializers.DictField()),
-        "stop_message": serializers.CharField(allow_null=True),
-    },
-)
+class NotificationDetailSerializer(NotificationSerializer):
+    """The schema of ``notification_detail``: a run's fields plus progress, timing and failures."""
+
+    progress = serializers.DictField(read_only=True)
+    timing = serializers.DictField(read_only=True)
+    expected_finish_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    failure_reasons = serializers.ListField(child=serializers.DictField(), read_only=True)
+    stop_message = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta(NotificationSerializer.Meta):
+        fields = [
+            *NotificationSerializer.Meta.fields,
+            "progress",
+            "timing",
+            "expected_finish_at",
+            "failure_reasons",
+            "stop_message",
+        ]
+        read_only_fields = fields
+
+
+NOTIFICATION_DETAIL = NotificationDetailSerializer
 
 
 def _uuid_or_404(value) -> uuid.UUID:
@@ -388,7 +397,7 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
         ],
         responses={200: DeliverySerializer(many=True)},
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def deliveries(self, request, pk=None):
         """One row per recipient, paged; filter by status (queued, sent, failed, invalid, suppressed)."""
         notification = self.get_object()

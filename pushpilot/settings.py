@@ -258,6 +258,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "tenants.models.Role",
         "InvitableRoleEnum": [("admin", "admin"), ("member", "member"), ("viewer", "viewer")],
+        "NotificationStatusEnum": "campaigns.pipeline_models.NotificationStatus",
     },
 }
 
@@ -425,3 +426,32 @@ CELERY_BEAT_SCHEDULE["dispatch-due-jobs"] = {
 }
 CELERY_BEAT_SCHEDULE["pipeline-housekeeping"] = {"task": "campaigns.housekeeping", "schedule": 3600.0}
 CELERY_TASK_ROUTES["campaigns.send_batch"] = {"queue": PUSHPILOT_QUEUE_SENDS}
+
+# --- ai ---
+# AI-written campaign copy (campaigns.ai) through any OpenAI-compatible Chat Completions endpoint.
+# Unset → the generate endpoint answers 503 ai_not_configured (a workspace may bring its own
+# provider in /api/v1/ai/settings). Without OPENAI_BASE_URL an OPENAI_API_KEY means OpenAI itself.
+OPENAI_BASE_URL = (env("OPENAI_BASE_URL", "") or "").rstrip("/")
+OPENAI_API_KEY = env("OPENAI_API_KEY", "") or ""
+OPENAI_MODEL = env("OPENAI_MODEL", "") or ""
+# Seconds one provider call may take (connect + answer); the client never retries on its own.
+PUSHPILOT_AI_TIMEOUT_SECONDS = float(env("PUSHPILOT_AI_TIMEOUT_SECONDS", "20") or 20)
+# Retry-After (seconds) passed on when an upstream 429 carries none.
+PUSHPILOT_AI_RETRY_AFTER_DEFAULT_SECONDS = env_int("PUSHPILOT_AI_RETRY_AFTER_DEFAULT_SECONDS", 30)
+# A workspace's own base_url must be https on a public address (SSRF). These exact origins
+# (scheme://host[:port]) are accepted besides, http and private addresses included: how tests
+# name their loopback fake and how an operator allows an in-house vLLM/Ollama.
+PUSHPILOT_AI_ALLOWED_ORIGINS = env_list("PUSHPILOT_AI_ALLOWED_ORIGINS", [])
+# Generations per workspace per calendar month (in the workspace's timezone), per plan; None =
+# unlimited. One request is one generation whatever its number of variants (DESIGN.md "Plans").
+PUSHPILOT_PLAN_AI_GENERATIONS = {
+    "free": env_int("PUSHPILOT_PLAN_FREE_AI_GENERATIONS", 100),
+    "pro": env_int("PUSHPILOT_PLAN_PRO_AI_GENERATIONS", 2000),
+    "enterprise": env_int("PUSHPILOT_PLAN_ENTERPRISE_AI_GENERATIONS", 0) or None,
+}
+
+# --- analytics ---
+# Raw SDK and pipeline events are pruned after this many days; the hourly rollups and the sent
+# tally (every figure the API reports) are kept.
+PUSHPILOT_ANALYTICS_RETENTION_DAYS = env_int("PUSHPILOT_ANALYTICS_RETENTION_DAYS", 90)
+CELERY_BEAT_SCHEDULE["analytics-housekeeping"] = {"task": "analytics.housekeeping", "schedule": 3600.0}

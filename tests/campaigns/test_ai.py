@@ -319,7 +319,9 @@ def test_emoji_are_fine_when_asked_for(alice_api, campaign, fake_ai):
     fake_ai.reply_variants([("Big sale 🎉", "Everything must go ✨")])
     response = generate(alice_api, campaign["id"], variants=1, language="en", include_emoji=True)
     assert response.status_code == 201, response.content
-    assert "emoji" in fake_ai.requests[0].system
+    # Accepted as written: a refusal would have been "repaired" by the fake's emoji-free default.
+    assert response.json()["variants"][0]["title"] == "Big sale 🎉" and len(fake_ai.requests) == 1
+    assert "Use one or two fitting emoji" in fake_ai.requests[0].system
 
 
 # -- provider errors ---------------------------------------------------------------------------------------

@@ -156,15 +156,14 @@ def test_cancel_through_the_api_stops_an_api_send_while_a_batch_is_at_the_provid
     assert response.status_code == 202, response.content
     run_id = response.json()["id"]
 
-    def in_flight():
-        with schema_context(ws_a.schema_name):
-            return (
-                Delivery.objects.filter(notification_id=run_id, status="queued")
-                .exclude(lease_owner="")
-                .exists()
-            )
-
-    wait_for(in_flight, timeout=20, interval=0.01, message="a batch at the provider")
+    # Leased is not enough (the last check before the provider call would still stop the batch):
+    # wait until the push service holds the batch's requests.
+    wait_for(
+        lambda: fake_webpush.counters["fault_slow"] == 3,
+        timeout=20,
+        interval=0.01,
+        message="a batch at the provider",
+    )
     cancelled = client.post(f"/api/v1/notifications/{run_id}/cancel")
 
     assert cancelled.status_code == 200, cancelled.content
