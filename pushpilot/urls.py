@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/v1/", include("integrations.urls")),
     path("sdk/v1/", include("integrations.sdk_urls")),
     path("api/v1/", include("campaigns.notifications_urls")),
+    path("api/v1/", include("analytics.urls")),
+    path("sdk/v1/", include("analytics.sdk_urls")),
     re_path(r"^(?!api/|sdk/|static/)(?P<path>.*)$", frontend.spa_index, name="spa"),
 ]
 

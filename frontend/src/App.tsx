@@ -4,7 +4,16 @@ import { Layout } from "./components/Layout";
 import { ErrorAlert, Loading, PageHeader } from "./components/ui";
 import { AcceptInvitationPage } from "./pages/AcceptInvitation";
 import { ApiKeysPage } from "./pages/ApiKeys";
+import { AppsPage } from "./pages/Apps";
 import { AuditLogPage } from "./pages/AuditLog";
+import { CampaignAnalyticsPage } from "./pages/CampaignAnalytics";
+import { CampaignEditorPage } from "./pages/CampaignEditor";
+import { CampaignsPage } from "./pages/Campaigns";
+import { NotificationDetailPage } from "./pages/NotificationDetail";
+import { NotificationsPage } from "./pages/Notifications";
+import { OverviewPage } from "./pages/Overview";
+import { SegmentsPage } from "./pages/Segments";
+import { SubscribersPage } from "./pages/Subscribers";
 import { MembersPage } from "./pages/Members";
 import { RegisterPage, SignInPage } from "./pages/Auth";
 import { SettingsPage } from "./pages/Settings";
@@ -50,7 +59,7 @@ function RequireWorkspace() {
 function Home() {
   const { workspace, isLoading } = useCurrentWorkspace();
   if (isLoading) return <Loading />;
-  return <Navigate to={workspace ? "/members" : "/workspaces"} replace />;
+  return <Navigate to={workspace ? "/overview" : "/workspaces"} replace />;
 }
 
 function NotFound() {
@@ -60,6 +69,26 @@ function NotFound() {
     </>
   );
 }
+
+/**
+ * Pages of the selected workspace. A new area adds its routes here (and its entry in Layout's NAV);
+ * nothing else needs to change.
+ */
+const WORKSPACE_ROUTES: { path: string; element: ReactNode }[] = [
+  { path: "overview", element: <OverviewPage /> },
+  { path: "campaigns", element: <CampaignsPage /> },
+  { path: "campaigns/:id", element: <CampaignEditorPage /> },
+  { path: "campaigns/:id/analytics", element: <CampaignAnalyticsPage /> },
+  { path: "notifications", element: <NotificationsPage /> },
+  { path: "notifications/:id", element: <NotificationDetailPage /> },
+  { path: "subscribers", element: <SubscribersPage /> },
+  { path: "segments", element: <SegmentsPage /> },
+  { path: "apps", element: <AppsPage /> },
+  { path: "members", element: <MembersPage /> },
+  { path: "api-keys", element: <ApiKeysPage /> },
+  { path: "audit-log", element: <AuditLogPage /> },
+  { path: "settings", element: <SettingsPage /> },
+];
 
 export function App() {
   return (
@@ -71,10 +100,9 @@ export function App() {
         <Route index element={<Home />} />
         <Route path="workspaces" element={<WorkspacesPage />} />
         <Route element={<RequireWorkspace />}>
-          <Route path="members" element={<MembersPage />} />
-          <Route path="api-keys" element={<ApiKeysPage />} />
-          <Route path="audit-log" element={<AuditLogPage />} />
-          <Route path="settings" element={<SettingsPage />} />
+          {WORKSPACE_ROUTES.map(({ path, element }) => (
+            <Route key={path} path={path} element={element} />
+          ))}
         </Route>
         <Route path="*" element={<NotFound />} />
       </Route>

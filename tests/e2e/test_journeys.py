@@ -191,6 +191,9 @@ def test_admin_manages_team_settings_and_survives_an_expired_access_token(
     services.invitation_create(workspace=ws_a, email="frank@example.com", role=Role.VIEWER, actor=alice)
     page = new_page()
     sign_in(page, "alice@example.com")
+    # Signing in lands on the workspace's overview; the team is one click away.
+    expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Members").click()
     expect(page.get_by_role("heading", name="Members", exact=True)).to_be_visible()
 
     # An expired or broken access token is refreshed once, transparently.

@@ -1,7 +1,7 @@
 /** The one API client: generated types (schema.d.ts from the OpenAPI schema) + openapi-fetch. */
 import createClient from "openapi-fetch";
 import { createAuthFetch } from "./authFetch";
-import { ApiProblem, networkProblem, toApiProblem } from "./errors";
+import { ApiProblem, networkProblem, parseRetryAfter, toApiProblem } from "./errors";
 import type { components, paths } from "./schema";
 import { tokenStore } from "./tokens";
 import { workspaceSelection } from "./workspaceSelection";
@@ -37,6 +37,8 @@ export async function call<T>(pending: Promise<Outcome<T>>): Promise<T> {
     if (error instanceof ApiProblem) throw error;
     throw networkProblem();
   }
-  if (!outcome.response.ok) throw toApiProblem(outcome.response.status, outcome.error);
+  if (!outcome.response.ok) {
+    throw toApiProblem(outcome.response.status, outcome.error, parseRetryAfter(outcome.response.headers.get("Retry-After")));
+  }
   return outcome.data as T;
 }

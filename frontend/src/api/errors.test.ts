@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiProblem, describeError, fieldMessages, isErrorShape, normalizeDetails, toApiProblem } from "./errors";
+import { ApiProblem, describeError, fieldMessages, isErrorShape, normalizeDetails, parseRetryAfter, toApiProblem } from "./errors";
 
 describe("toApiProblem", () => {
   it("reads the API's error shape", () => {
@@ -72,5 +72,23 @@ describe("describeError", () => {
       "Your role (viewer) cannot do this.",
     );
     expect(describeError("weird")).toBe("Something went wrong.");
+  });
+});
+
+describe("parseRetryAfter", () => {
+  const now = new Date("2026-11-21T10:00:00Z");
+  it("reads delta-seconds and HTTP dates", () => {
+    expect(parseRetryAfter("30", now)).toBe(30);
+    expect(parseRetryAfter("Sat, 21 Nov 2026 10:01:30 GMT", now)).toBe(90);
+    expect(parseRetryAfter("Sat, 21 Nov 2026 09:00:00 GMT", now)).toBe(0);
+  });
+  it("ignores what is not there or not readable", () => {
+    expect(parseRetryAfter(null, now)).toBeNull();
+    expect(parseRetryAfter("soon", now)).toBeNull();
+  });
+  it("travels on the problem", () => {
+    const problem = toApiProblem(429, { error: { code: "ai_rate_limited", message: "Slow down.", details: {} } }, 12);
+    expect(problem.retryAfter).toBe(12);
+    expect(toApiProblem(429, "").retryAfter).toBeNull();
   });
 });

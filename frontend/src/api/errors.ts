@@ -6,14 +6,27 @@ export class ApiProblem extends Error {
   readonly status: number;
   readonly code: string;
   readonly details: FieldErrors;
+  /** Seconds from the response's Retry-After header (429, 503), when it had one. */
+  readonly retryAfter: number | null;
 
-  constructor(status: number, code: string, message: string, details: FieldErrors = {}) {
+  constructor(status: number, code: string, message: string, details: FieldErrors = {}, retryAfter: number | null = null) {
     super(message);
     this.name = "ApiProblem";
     this.status = status;
     this.code = code;
     this.details = details;
+    this.retryAfter = retryAfter;
   }
+}
+
+/** Retry-After is delta-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
+export function parseRetryAfter(value: string | null | undefined, now: Date = new Date()): number | null {
+  if (!value) return null;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - now.getTime()) / 1000));
 }
 
 interface ErrorShape {
@@ -63,12 +76,12 @@ const STATUS_MESSAGES: Record<number, string> = {
 };
 
 /** Builds an ApiProblem from a failed response's status and (parsed JSON or raw text) body. */
-export function toApiProblem(status: number, body: unknown): ApiProblem {
+export function toApiProblem(status: number, body: unknown, retryAfter: number | null = null): ApiProblem {
   if (isErrorShape(body)) {
-    return new ApiProblem(status, body.error.code, body.error.message, normalizeDetails(body.error.details));
+    return new ApiProblem(status, body.error.code, body.error.message, normalizeDetails(body.error.details), retryAfter);
   }
   const message = STATUS_MESSAGES[status] ?? `The request failed (HTTP ${status}).`;
-  return new ApiProblem(status, `http_${status}`, message);
+  return new ApiProblem(status, `http_${status}`, message, {}, retryAfter);
 }
 
 export function networkProblem(): ApiProblem {

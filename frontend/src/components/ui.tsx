@@ -4,12 +4,14 @@ import {
   type InputHTMLAttributes,
   type ReactNode,
   type SelectHTMLAttributes,
+  type TextareaHTMLAttributes,
   useEffect,
   useId,
   useRef,
   useState,
 } from "react";
 import { describeError } from "../api/errors";
+import { describeProblem } from "../lib/problems";
 
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
   const heading = useRef<HTMLHeadingElement>(null);
@@ -40,13 +42,18 @@ type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "valu
   onValueChange: (value: string) => void;
   error?: string | undefined;
   hint?: ReactNode;
+  /** Shows a live "n / limit" counter (characters, as the API counts them), red when over. */
+  limit?: number;
 };
 
-export function Field({ label, name, value, onValueChange, error, hint, id, className, ...rest }: FieldProps) {
+export function Field({ label, name, value, onValueChange, error, hint, limit, id, className, ...rest }: FieldProps) {
   const autoId = useId();
   const inputId = id ?? `${name}-${autoId}`;
   const hintId = hint ? `${inputId}-hint` : undefined;
   const errorId = error ? `${inputId}-error` : undefined;
+  const countId = limit !== undefined ? `${inputId}-count` : undefined;
+  const length = [...value].length;
+  const over = limit !== undefined && length > limit;
   return (
     <div className={`field ${className ?? ""}`}>
       <label htmlFor={inputId}>{label}</label>
@@ -55,13 +62,19 @@ export function Field({ label, name, value, onValueChange, error, hint, id, clas
         name={name}
         value={value}
         onChange={(event) => onValueChange(event.target.value)}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={[hintId, errorId].filter(Boolean).join(" ") || undefined}
+        aria-invalid={error || over ? true : undefined}
+        aria-describedby={[hintId, countId, errorId].filter(Boolean).join(" ") || undefined}
         {...rest}
       />
       {hint ? (
         <p id={hintId} className="hint">
           {hint}
+        </p>
+      ) : null}
+      {limit !== undefined ? (
+        <p id={countId} className={`counter ${over ? "counter-over" : ""}`} data-testid={`${name}-counter`}>
+          {length} / {limit}
+          {over ? <span className="visually-hidden"> characters: too long</span> : null}
         </p>
       ) : null}
       {error ? (
@@ -256,4 +269,153 @@ export function CopyButton({ text, label = "Copy" }: { text: string; label?: str
 export function RoleBadge({ role }: { role: string | null | undefined }) {
   if (!role) return null;
   return <span className={`badge badge-${role}`}>{role}</span>;
+}
+
+type TextAreaFieldProps = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "onChange" | "value"> & {
+  label: string;
+  name: string;
+  value: string;
+  onValueChange: (value: string) => void;
+  error?: string | undefined;
+  hint?: ReactNode;
+  /** Shows "n / limit" under the field, red when over (the API's limit; it refuses longer copy). */
+  limit?: number;
+};
+
+export function TextAreaField({ label, name, value, onValueChange, error, hint, limit, id, className, ...rest }: TextAreaFieldProps) {
+  const autoId = useId();
+  const inputId = id ?? `${name}-${autoId}`;
+  const length = [...value].length;
+  const over = limit !== undefined && length > limit;
+  const describedBy = [hint ? `${inputId}-hint` : "", limit !== undefined ? `${inputId}-count` : "", error ? `${inputId}-error` : ""]
+    .filter(Boolean)
+    .join(" ");
+  return (
+    <div className={`field ${className ?? ""}`}>
+      <label htmlFor={inputId}>{label}</label>
+      <textarea
+        id={inputId}
+        name={name}
+        value={value}
+        onChange={(event) => onValueChange(event.target.value)}
+        aria-invalid={error || over ? true : undefined}
+        aria-describedby={describedBy || undefined}
+        {...rest}
+      />
+      <div className="field-meta">
+        {hint ? (
+          <p id={`${inputId}-hint`} className="hint">
+            {hint}
+          </p>
+        ) : (
+          <span />
+        )}
+        {limit !== undefined ? (
+          <p id={`${inputId}-count`} className={`counter ${over ? "counter-over" : ""}`} data-testid={`${name}-counter`}>
+            {length} / {limit}
+            {over ? <span className="visually-hidden"> characters: too long</span> : null}
+          </p>
+        ) : null}
+      </div>
+      {error ? (
+        <p id={`${inputId}-error`} className="field-error">
+          {error}
+        </p>
+      ) : null}
+    </div>
+  );
+}
+
+/** Previous / next for the API's page-number pagination ({count, next, previous, results}). */
+export function Pager({ page, count, pageSize, onPage, label }: { page: number; count: number; pageSize: number; onPage: (page: number) => void; label: string }) {
+  const pages = Math.max(1, Math.ceil(count / pageSize));
+  if (pages <= 1) return null;
+  return (
+    <nav className="pager" aria-label={label}>
+      <Button onClick={() => onPage(page - 1)} disabled={page <= 1}>
+        Previous
+      </Button>
+      <span aria-live="polite">
+        Page {page} of {pages}
+      </span>
+      <Button onClick={() => onPage(page + 1)} disabled={page >= pages}>
+        Next
+      </Button>
+    </nav>
+  );
+}
+
+/** A coloured status chip (campaign, run, delivery, subscriber, app statuses share one palette). */
+export function StatusBadge({ status }: { status: string }) {
+  return <span className={`badge status status-${status.replaceAll("_", "-")}`}>{status.replaceAll("_", " ")}</span>;
+}
+
+/** A horizontal stacked bar: each part a share of 100. */
+export function StackedBar({ parts, label }: { parts: { key: string; label: string; percent: number; value: number }[]; label: string }) {
+  return (
+    <div className="stacked-bar" role="img" aria-label={`${label}: ${parts.map((p) => `${p.label} ${p.value}`).join(", ")}`}>
+      {parts
+        .filter((p) => p.percent > 0)
+        .map((p) => (
+          <span key={p.key} className={`bar-part bar-${p.key}`} style={{ width: `${p.percent}%` }} title={`${p.label}: ${p.value}`} />
+        ))}
+    </div>
+  );
+}
+
+/** A headline figure with its label and an optional line under it (overview, campaign funnel). */
+export function StatTile({ label, value, hint, testId }: { label: string; value: ReactNode; hint?: ReactNode; testId?: string }) {
+  const labelId = useId();
+  return (
+    <div className="stat-tile" role="group" aria-labelledby={labelId} data-testid={testId}>
+      <span id={labelId} className="stat-label">
+        {label}
+      </span>
+      <strong className="stat-value">{value}</strong>
+      {hint ? <span className="stat-hint">{hint}</span> : null}
+    </div>
+  );
+}
+
+/** A label/value list (details of an app, a run…). */
+export function DefinitionList({ items }: { items: { term: string; value: ReactNode }[] }) {
+  return (
+    <dl className="definitions">
+      {items.map((item) => (
+        <div key={item.term}>
+          <dt>{item.term}</dt>
+          <dd>{item.value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+/** A value that follows `value` after it has stopped changing for `delay` ms (for live previews). */
+export function useDebounced<T>(value: T, delay = 400): T {
+  const [debounced, setDebounced] = useState(value);
+  useEffect(() => {
+    const timer = window.setTimeout(() => setDebounced(value), delay);
+    return () => window.clearTimeout(timer);
+  }, [value, delay]);
+  return debounced;
+}
+
+/** ErrorAlert with the API's context spelled out (409 status, rule part, field errors): for action buttons. */
+export function ProblemAlert({ error }: { error: unknown }) {
+  if (!error) return null;
+  const view = describeProblem(error);
+  return (
+    <div className="alert alert-error" role="alert">
+      {view.title ? <strong>{view.title} </strong> : null}
+      {view.message}
+      {view.hints.length ? (
+        <ul className="problem-hints">
+          {view.hints.map((hint) => (
+            <li key={hint}>{hint}</li>
+          ))}
+        </ul>
+      ) : null}
+    </div>
+  );
 }

@@ -8,6 +8,7 @@ import { Button, Card, ErrorAlert, Field, Notice, PageHeader, SelectField } from
 import { useForm } from "../components/useForm";
 import { canManageTeam, isOwner } from "../lib/roles";
 import { LIMITS, RULES } from "../lib/validation";
+import { AiSettingsCard } from "./AiSettings";
 import { selectWorkspace, useCurrentWorkspace, workspaceKeys } from "../state/workspace";
 
 export function SettingsPage() {
@@ -18,6 +19,7 @@ export function SettingsPage() {
       <PageHeader title="Settings" description={`Workspace ${workspace.slug} · ${workspace.plan_type} plan`} />
       {/* keyed: switching workspace starts the forms over with the other workspace's values */}
       <GeneralSettings key={`general-${workspace.id}`} workspace={workspace} />
+      <AiSettingsCard key={`ai-${workspace.id}`} workspace={workspace} />
       {isOwner(workspace.role) ? (
         <>
           <TransferOwnership key={`transfer-${workspace.id}`} workspace={workspace} />
