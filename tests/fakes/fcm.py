@@ -60,7 +60,7 @@ import time
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import h2.config
 import h2.connection
@@ -490,7 +490,31 @@ class ServiceAccount:
     info: dict
 
 
-class FakeFcm:
+class ServedFake:
+    """Lifecycle shared by the fakes: a ``BackgroundServer`` in ``self._server``, usable as a context
+    manager; ``start()`` returns the fake so ``fake = FakeX().start()`` reads naturally."""
+
+    _server: BackgroundServer
+
+    def start(self) -> Self:
+        self._server.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._server.port
+
+
+class FakeFcm(ServedFake):
     """FCM HTTP v1 + OAuth2 token endpoint. See the module docstring."""
 
     def __init__(
@@ -538,24 +562,6 @@ class FakeFcm:
                 )
             ),
         )
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeFcm:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeFcm:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def base_url(self) -> str:

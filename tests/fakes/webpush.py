@@ -47,7 +47,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.fakes.fcm import BackgroundServer, SpawnedFake, spawn, wait_for_signal
+from tests.fakes.fcm import BackgroundServer, ServedFake, SpawnedFake, spawn, wait_for_signal
 from tests.fakes.tls import TestCA, ensure_test_ca
 
 MAX_BODY = 4096
@@ -112,7 +112,7 @@ class _Stats:
     tokens_by_origin: dict[str, set[str]] = field(default_factory=lambda: collections.defaultdict(set))
 
 
-class FakeWebPush:
+class FakeWebPush(ServedFake):
     def __init__(
         self,
         *,
@@ -144,24 +144,6 @@ class FakeWebPush:
             self.ca.server_context(("http/1.1",)) if tls and self.ca else None,
             lambda: web.Server(self.handle, access_log=None),
         )
-
-    # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> FakeWebPush:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeWebPush:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._server.port
 
     @property
     def origin(self) -> str:
