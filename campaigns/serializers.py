@@ -17,7 +17,7 @@ from campaigns.models import (
     ScheduleType,
     TemplateCategory,
 )
-from pushpilot.api.serializers import StrictSerializer
+from pushpilot.api.serializers import PartialUpdate, StrictSerializer
 
 _VARIANT_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _ACTION_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -169,11 +169,8 @@ class CampaignCreateSerializer(_CampaignFields):
     pass
 
 
-class CampaignUpdateSerializer(_CampaignFields):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class CampaignUpdateSerializer(PartialUpdate, _CampaignFields):
+    pass
 
 
 class CampaignSerializer(serializers.ModelSerializer):
@@ -327,11 +324,8 @@ class ContentCreateSerializer(_ContentFields):
     pass
 
 
-class ContentUpdateSerializer(_ContentFields):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class ContentUpdateSerializer(PartialUpdate, _ContentFields):
+    pass
 
 
 class ContentSerializer(serializers.ModelSerializer):
@@ -399,11 +393,8 @@ class TemplateCreateSerializer(_TemplateFields):
     pass
 
 
-class TemplateUpdateSerializer(_TemplateFields):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            field.required = False
+class TemplateUpdateSerializer(PartialUpdate, _TemplateFields):
+    pass
 
 
 class TemplateSerializer(serializers.Serializer):
