@@ -16,8 +16,9 @@ from rest_framework.views import APIView
 
 from campaigns import content as personalization
 from campaigns.ai import prompts
+from campaigns.ai import selectors as ai_selectors
 from campaigns.ai import services as ai_services
-from campaigns.api import _by_id
+from campaigns.api import object_by_id
 from campaigns.models import Campaign
 from campaigns.serializers import ContentSerializer, validate_language
 from pushpilot.api.errors import ApiError
@@ -120,9 +121,15 @@ class AiSettingsUpdateSerializer(StrictSerializer):
         required=False, allow_blank=True, allow_null=True, max_length=MAX_BRAND_VOICE_CHARS
     )
 
+    def validate_api_key(self, value):
+        # It travels in an HTTP header: printable ASCII without spaces, or nothing at all.
+        if value and not all("!" <= ch <= "~" for ch in value):
+            raise serializers.ValidationError("An API key is printable ASCII without spaces.")
+        return value
+
 
 def _settings_body(workspace) -> dict:
-    row = ai_services.ai_settings_get()
+    row = ai_selectors.ai_settings_get()
     try:
         configured = ai_services.ai_provider_config(workspace=workspace, row=row) is not None
     except ApiError:
@@ -134,7 +141,7 @@ def _settings_body(workspace) -> dict:
         "api_key_last4": row.api_key_hint or None,
         "brand_voice": row.brand_voice,
         "configured": configured,
-        "quota": ai_services.ai_quota_status(workspace=workspace),
+        "quota": ai_selectors.ai_quota_status(workspace=workspace),
         "updated_at": row.updated_at if row.pk and row.updated_at else None,
     }
 
@@ -151,12 +158,18 @@ class GenerateContentView(WorkspaceAccessMixin, APIView):
         responses={
             201: GenerateContentResponseSerializer,
             429: OpenApiResponse(description="ai_quota_exceeded or ai_rate_limited, with Retry-After."),
-            502: OpenApiResponse(description="ai_upstream_error or ai_invalid_output."),
-            503: OpenApiResponse(description="ai_not_configured."),
+            502: OpenApiResponse(
+                description="ai_upstream_error (details.reason: timeout, unreachable, upstream_status, "
+                "provider_quota_exhausted, …) or ai_invalid_output."
+            ),
+            503: OpenApiResponse(
+                description="ai_not_configured (also when the workspace's base_url resolves to a "
+                "non-public address at call time)."
+            ),
         },
     )
     def post(self, request, pk=None):
-        campaign = _by_id(self.get_queryset(), pk)
+        campaign = object_by_id(self.get_queryset(), pk)
         serializer = GenerateContentRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

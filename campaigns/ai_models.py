@@ -44,6 +44,7 @@ class AiGenerationOutcome(models.TextChoices):
     INVALID_OUTPUT = "invalid_output"  # the model answered, twice, with copy we refuse
     UPSTREAM_ERROR = "upstream_error"  # 5xx, 4xx, a connection error or a timeout
     RATE_LIMITED = "rate_limited"  # upstream 429
+    SAVE_FAILED = "save_failed"  # the copy was fine but the drafts could not be saved
 
 
 class AiGeneration(models.Model):

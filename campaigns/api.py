@@ -31,13 +31,16 @@ def _valid(serializer_class, data, **kwargs) -> dict:
     return serializer.validated_data
 
 
-def _by_id(queryset, value):
+def object_by_id(queryset, value):
     """The row with primary key ``value``; a malformed id reads the same as a missing row: 404."""
     parsed = selectors._uuid(value)
     found = queryset.filter(pk=parsed).first() if parsed else None
     if found is None:
         raise exceptions.NotFound()
     return found
+
+
+_by_id = object_by_id
 
 
 class CampaignFilterBackend(DjangoFilterBackend):

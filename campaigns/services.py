@@ -497,7 +497,8 @@ def _check_segment_filter(value: dict | None) -> dict | None:
     return value
 
 
-def _require_content_editable(campaign: Campaign) -> None:
+def require_content_editable(campaign: Campaign) -> None:
+    """Conflict ``campaign_not_editable`` unless the campaign's contents may still change."""
     if campaign.status not in CONTENT_EDITABLE_STATUSES:
         raise Conflict(
             f"The content of a {campaign.status} campaign cannot change.",
@@ -506,13 +507,24 @@ def _require_content_editable(campaign: Campaign) -> None:
         )
 
 
-def _next_variant_label(campaign: Campaign, language: str) -> str:
-    taken = set(campaign.contents.filter(language=language, is_active=True).values_list("variant", flat=True))
+_require_content_editable = require_content_editable
+
+
+def free_variant_labels(*, taken: set[str], count: int) -> list[str]:
+    """The first ``count`` labels A…Z, AA…ZZ not in ``taken`` (then random ones, should 702 be used)."""
+    labels: list[str] = []
     for index in range(26 * 27):
+        if len(labels) == count:
+            return labels
         label = chr(65 + index % 26) if index < 26 else chr(64 + index // 26) + chr(65 + index % 26)
         if label not in taken:
-            return label
-    return uuid.uuid4().hex[:8]
+            labels.append(label)
+    return labels + [uuid.uuid4().hex[:8] for _ in range(count - len(labels))]
+
+
+def _next_variant_label(campaign: Campaign, language: str) -> str:
+    taken = set(campaign.contents.filter(language=language, is_active=True).values_list("variant", flat=True))
+    return free_variant_labels(taken=taken, count=1)[0]
 
 
 def _save_content(content: CampaignContent) -> CampaignContent:

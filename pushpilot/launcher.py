@@ -122,6 +122,9 @@ def main() -> int:
             "-",
             "--graceful-timeout",
             "10",
+            # Above the longest request we allow: AI generation's PUSHPILOT_AI_TIMEOUT_SECONDS (≤ 45).
+            "--timeout",
+            "60",
         ],
         "worker": [
             py,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -427,27 +428,69 @@ CELERY_BEAT_SCHEDULE["dispatch-due-jobs"] = {
 CELERY_BEAT_SCHEDULE["pipeline-housekeeping"] = {"task": "campaigns.housekeeping", "schedule": 3600.0}
 CELERY_TASK_ROUTES["campaigns.send_batch"] = {"queue": PUSHPILOT_QUEUE_SENDS}
 
+
 # --- ai ---
+def _ai_timeout_seconds(name: str, default: float, *, maximum: float) -> float:
+    raw = (env(name, "") or "").strip()
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= maximum:  # NaN and inf fail too
+        raise ImproperlyConfigured(
+            f"{name} must be a number of seconds above 0 and at most {maximum:g}, got {raw!r}"
+        )
+    return value
+
+
+def _ai_generations(name: str, default: int | None) -> int | None:
+    raw = env(name)
+    if raw is None:
+        return default
+    if not raw.strip():
+        return None
+    value = env_int(name, 0)
+    if value < 0:
+        raise ImproperlyConfigured(f"{name} must be 0 or more (empty: unlimited), got {raw!r}")
+    return value
+
+
+def _check_ai_allowed_origins(value: list[str]) -> None:
+    from integrations.transports.urls import parse_allowed_origins
+
+    if not value:
+        return  # none: unlike PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS, empty does not mean a default list
+    try:
+        parse_allowed_origins(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PUSHPILOT_AI_ALLOWED_ORIGINS: {exc}") from None
+
+
 # AI-written campaign copy (campaigns.ai) through any OpenAI-compatible Chat Completions endpoint.
 # Unset → the generate endpoint answers 503 ai_not_configured (a workspace may bring its own
 # provider in /api/v1/ai/settings). Without OPENAI_BASE_URL an OPENAI_API_KEY means OpenAI itself.
 OPENAI_BASE_URL = (env("OPENAI_BASE_URL", "") or "").rstrip("/")
 OPENAI_API_KEY = env("OPENAI_API_KEY", "") or ""
 OPENAI_MODEL = env("OPENAI_MODEL", "") or ""
-# Seconds one provider call may take (connect + answer); the client never retries on its own.
-PUSHPILOT_AI_TIMEOUT_SECONDS = float(env("PUSHPILOT_AI_TIMEOUT_SECONDS", "20") or 20)
+# Seconds one generate-content request may spend on the provider in total (first call and repair
+# round together; the client never retries on its own). At most 45: gunicorn's worker timeout is 60
+# (pushpilot/launcher.py, infra/Dockerfile), and the request must end before its worker is killed.
+PUSHPILOT_AI_TIMEOUT_SECONDS = _ai_timeout_seconds("PUSHPILOT_AI_TIMEOUT_SECONDS", 20.0, maximum=45.0)
 # Retry-After (seconds) passed on when an upstream 429 carries none.
 PUSHPILOT_AI_RETRY_AFTER_DEFAULT_SECONDS = env_int("PUSHPILOT_AI_RETRY_AFTER_DEFAULT_SECONDS", 30)
 # A workspace's own base_url must be https on a public address (SSRF). These exact origins
 # (scheme://host[:port]) are accepted besides, http and private addresses included: how tests
-# name their loopback fake and how an operator allows an in-house vLLM/Ollama.
+# name their loopback fake and how an operator allows an in-house vLLM/Ollama. A malformed entry
+# stops startup (ImproperlyConfigured).
 PUSHPILOT_AI_ALLOWED_ORIGINS = env_list("PUSHPILOT_AI_ALLOWED_ORIGINS", [])
-# Generations per workspace per calendar month (in the workspace's timezone), per plan; None =
-# unlimited. One request is one generation whatever its number of variants (DESIGN.md "Plans").
+_check_ai_allowed_origins(PUSHPILOT_AI_ALLOWED_ORIGINS)
+# Generations per workspace per calendar month (in the workspace's timezone), per plan. For every
+# plan alike: unset = the default below, empty = unlimited (None), 0 = none allowed. One request is
+# one generation whatever its number of variants (DESIGN.md "Plans").
 PUSHPILOT_PLAN_AI_GENERATIONS = {
-    "free": env_int("PUSHPILOT_PLAN_FREE_AI_GENERATIONS", 100),
-    "pro": env_int("PUSHPILOT_PLAN_PRO_AI_GENERATIONS", 2000),
-    "enterprise": env_int("PUSHPILOT_PLAN_ENTERPRISE_AI_GENERATIONS", 0) or None,
+    "free": _ai_generations("PUSHPILOT_PLAN_FREE_AI_GENERATIONS", 100),
+    "pro": _ai_generations("PUSHPILOT_PLAN_PRO_AI_GENERATIONS", 2000),
+    "enterprise": _ai_generations("PUSHPILOT_PLAN_ENTERPRISE_AI_GENERATIONS", None),
 }
 
 # --- analytics ---

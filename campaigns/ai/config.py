@@ -9,31 +9,35 @@ outbound URL a customer gives us (SSRF): https only, no credentials or fragment,
 is not — and does not resolve to — a loopback, private, link-local or otherwise non-public address
 (IPv4 inside IPv6 spellings included); a host that does not resolve is refused too.
 ``PUSHPILOT_AI_ALLOWED_ORIGINS`` lists exact origins accepted besides (http and private addresses
-included), parsed by the same rules as ``PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS``. The check runs when
-the URL is saved and again before every call (the allowlist or DNS may have changed since).
-Known limit: a host whose DNS answer changes between our check and the client's own lookup (DNS
-rebinding) is not caught; redirects are not followed, so an answer cannot bounce the call elsewhere.
+included), parsed by the same rules as ``PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS``. The check runs when the URL is saved (resolving the host) and, without DNS, before every call;
+at connect time ``campaigns.ai.network`` resolves the host once more, refuses unless every
+address is public, and connects to the address it checked (so a DNS answer that changes after the
+first check, DNS rebinding, cannot move the call to an internal address). Redirects are not
+followed, so an answer cannot bounce the call elsewhere either.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import re
-import socket
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-from integrations.transports.urls import EndpointNotAllowed, check_endpoint, parse_allowed_origins
+from campaigns.ai.network import IpAddress, resolve
+from integrations.transports.urls import (
+    EndpointNotAllowed,
+    OriginRule,
+    ParsedUrl,
+    parse_allowed_origins,
+    parse_url,
+)
 
 OPENAI_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_BASE_URL_LENGTH = 500
 # What the client sends as the key to a provider that needs none (a local vLLM or Ollama).
 NO_KEY = "not-needed"
 
-_FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".intranet", ".corp")
 
 
@@ -52,6 +56,8 @@ class ProviderConfig:
     api_key: str = field(repr=False)  # never in a repr, a log line or a traceback's locals
     source: str = "platform"  # "platform" (OPENAI_*) or "workspace" (its own key and/or URL)
     workspace_base_url: bool = False  # the URL is the workspace's: check it before each call
+    # The platform's key and URL: only then may the platform's OpenAI organization/project go along.
+    platform_account: bool = True
 
     @property
     def client_key(self) -> str:
@@ -69,6 +75,7 @@ def provider_config(*, api_key: str, base_url: str, model: str) -> ProviderConfi
             api_key=api_key,
             source="workspace",
             workspace_base_url=True,
+            platform_account=False,
         )
     else:
         key = api_key or settings.OPENAI_API_KEY
@@ -78,71 +85,84 @@ def provider_config(*, api_key: str, base_url: str, model: str) -> ProviderConfi
             model=model or settings.OPENAI_MODEL,
             api_key=key,
             source="workspace" if (api_key or model) else "platform",
+            platform_account=not api_key,
         )
     if not resolved.model or not resolved.base_url:
         return None
     return resolved
 
 
-def check_base_url(url: object, *, resolve: bool = True) -> str:
-    """``url`` if a workspace may point its AI provider there; BaseUrlNotAllowed says why not."""
-    if not isinstance(url, str) or not url:
-        raise BaseUrlNotAllowed("base_url is empty.")
-    if len(url) > MAX_BASE_URL_LENGTH:
-        raise BaseUrlNotAllowed(f"base_url is longer than {MAX_BASE_URL_LENGTH} characters.")
-    if not url.isascii() or _FORBIDDEN_CHARS.search(url):
-        raise BaseUrlNotAllowed("base_url contains characters that are not allowed.")
-    extra = tuple(settings.PUSHPILOT_AI_ALLOWED_ORIGINS or ())
-    if extra:
-        try:
-            parts = urlsplit(url)
-            with_path = url if parts.path.startswith("/") else url + "/"
-            check_endpoint(with_path, parse_allowed_origins(extra))
-            return url
-        except (EndpointNotAllowed, ValueError):
-            pass  # not an explicitly allowed origin: the public-https rules below decide
+def allowed_origin_rules(value: object = None) -> tuple[OriginRule, ...]:
+    """``PUSHPILOT_AI_ALLOWED_ORIGINS`` parsed (empty: none; unlike the Web Push setting, whose
+    empty value means the push services). A malformed entry is ImproperlyConfigured, never ignored:
+    ``pushpilot.settings`` calls this at startup."""
+    raw = settings.PUSHPILOT_AI_ALLOWED_ORIGINS if value is None else value
+    if isinstance(raw, str):
+        raw = [part for part in raw.split(",")]
+    items = [str(item).strip() for item in (raw or ()) if str(item).strip()]
+    if not items:
+        return ()
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        raise BaseUrlNotAllowed("base_url is not a valid URL.") from None
-    if parts.scheme.lower() != "https":
+        return parse_allowed_origins(items)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PUSHPILOT_AI_ALLOWED_ORIGINS: {exc}") from None
+
+
+def is_allowed_origin(parsed: ParsedUrl) -> bool:
+    """Whether the operator listed this exact origin (then http and private addresses are fine)."""
+    return any(
+        rule.matches(parsed.scheme, parsed.host, parsed.port, parsed.is_ip) for rule in allowed_origin_rules()
+    )
+
+
+def parse_base_url(url: object) -> ParsedUrl:
+    try:
+        return parse_url(url, name="base_url", max_length=MAX_BASE_URL_LENGTH)
+    except EndpointNotAllowed as exc:
+        raise BaseUrlNotAllowed(exc.reason + ".") from None
+
+
+def check_base_url(url: object, *, resolve_host: bool = True) -> str:
+    """``url`` if a workspace may point its AI provider there; BaseUrlNotAllowed says why not.
+    ``resolve_host=False`` skips the DNS lookup (the connection checks the addresses anyway)."""
+    parsed = parse_base_url(url)
+    assert isinstance(url, str)
+    if is_allowed_origin(parsed):
+        return url
+    if parsed.scheme != "https":
         raise BaseUrlNotAllowed("base_url must be an https URL.")
-    if "@" in parts.netloc:
-        raise BaseUrlNotAllowed("base_url must not contain credentials.")
-    if parts.fragment or url.endswith("#") or parts.query:
+    if parsed.query:
         raise BaseUrlNotAllowed("base_url must not have a query or fragment.")
-    host = (parts.hostname or "").lower()
-    if not host:
-        raise BaseUrlNotAllowed("base_url has no host.")
-    literal = _ip_literal(host)
-    if literal is not None:
-        if not _is_public(literal):
+    host = parsed.host
+    if parsed.is_ip:
+        if not is_public(ipaddress.ip_address(host)):
             raise BaseUrlNotAllowed("base_url points at a private, loopback or reserved address.")
         return url
-    if (
-        host == "localhost"
-        or host.endswith(_PRIVATE_SUFFIXES)
-        or "." not in host
-        or len(host) > 253
-        or not all(_LABEL.match(label) for label in host.split("."))
-    ):
+    if host == "localhost" or host.endswith(_PRIVATE_SUFFIXES) or "." not in host:
         raise BaseUrlNotAllowed("base_url must name a public host (a DNS name with a public address).")
-    if resolve:
-        addresses = _resolve(host, port or 443)
+    if resolve_host:
+        addresses = resolve(host, parsed.port)
         if not addresses:
-            # Fail closed: a lookup that fails here may succeed (with a private answer) in the client's own.
+            # Fail closed: a lookup that fails here may succeed (with a private answer) later.
             raise BaseUrlNotAllowed(f"base_url's host {host} does not resolve.")
-        for address in addresses:
-            if not _is_public(address):
-                raise BaseUrlNotAllowed(f"base_url's host {host} resolves to a non-public address.")
+        if not all(is_public(address) for address in addresses):
+            raise BaseUrlNotAllowed(f"base_url's host {host} resolves to a non-public address.")
     return url
+
+
+def connect_check(config: ProviderConfig):
+    """What ``campaigns.ai.network`` checks each address against when connecting for ``config``:
+    ``is_public`` for a workspace's own URL, nothing for the platform's (the operator's) URL or an
+    origin the operator allowlisted."""
+    if not config.workspace_base_url or is_allowed_origin(parse_base_url(config.base_url)):
+        return None
+    return is_public
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 
 
-def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def is_public(address: IpAddress) -> bool:
     """``is_global``, also for IPv6 spellings that carry an IPv4 address (``is_global`` calls
     ``::127.0.0.1``, ``64:ff9b::7f00:1`` and ``2002:7f00:1::`` public)."""
     if isinstance(address, ipaddress.IPv6Address):
@@ -152,31 +172,3 @@ def _is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         if any(ip is not None and not ip.is_global for ip in embedded):
             return False
     return address.is_global
-
-
-def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    # The historic short forms a resolver accepts as addresses: 127.1, 0x7f.1, 2130706433.
-    if re.fullmatch(r"[0-9a-fx.]+", host):
-        try:
-            return ipaddress.ip_address(socket.inet_ntoa(socket.inet_aton(host)))
-        except OSError:
-            return None
-    return None
-
-
-def _resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError):
-        return []
-    addresses = []
-    for info in infos:
-        try:
-            addresses.append(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]))
-        except ValueError:
-            continue
-    return addresses

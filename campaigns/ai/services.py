@@ -3,31 +3,39 @@
 Quota: one ``generate-content`` request is one generation, whatever its number of variants and
 whether a repair round was needed. It is reserved before the provider is called, under a row lock
 on the month's ``AiUsage`` counter (so two concurrent requests cannot both take the last one), and
-given back only when no provider call produced an answer (rate limited, unreachable, timed out,
-HTTP error): an answer we reject still cost tokens and still counts. Months are calendar months in
-the workspace's timezone.
+given back whenever no provider call produced an answer (rate limited, unreachable, timed out,
+HTTP error, or anything failing between the reservation and the first answer): an answer we reject
+still cost tokens and still counts. Months are calendar months in the workspace's timezone.
+
+Time: the whole request (first call and repair round) has ``PUSHPILOT_AI_TIMEOUT_SECONDS`` in
+total; the repair only gets what is left. gunicorn's worker timeout is set well above it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone as dj_timezone
 
-from campaigns import selectors as campaign_selectors
 from campaigns import services as campaign_services
 from campaigns.ai import config as ai_config
 from campaigns.ai import prompts, provider, validation
 from campaigns.ai.error_codes import AiErrorCode as E
+from campaigns.ai.selectors import (
+    ai_quota_limit,
+    ai_quota_status,
+    ai_settings_get,
+    next_period_start,
+    quota_period,
+    template_examples,
+)
 from campaigns.ai_models import AiGeneration, AiGenerationOutcome, AiSettings, AiUsage
 from campaigns.error_codes import CampaignErrorCode
 from campaigns.models import Campaign, CampaignContent, GeneratedBy
@@ -38,7 +46,6 @@ logger = logging.getLogger("pushpilot.ai")
 
 SETTINGS_LABEL = "campaigns.AiSettings"
 KEY_FIELD = "api_key_encrypted"
-MAX_EXAMPLES = 3
 
 
 class RetryLater(ApiError):
@@ -51,18 +58,32 @@ class RetryLater(ApiError):
 
 
 # -- settings ----------------------------------------------------------------------------------------
-def ai_settings_get() -> AiSettings:
-    """The workspace's AI settings (an unsaved blank row when it never set any)."""
-    return AiSettings.objects.filter(pk=AiSettings.SINGLETON_PK).first() or AiSettings()
-
-
 def _purpose() -> str:
     return secret_purpose(SETTINGS_LABEL, KEY_FIELD, AiSettings.SINGLETON_PK)
 
 
-@transaction.atomic
+def _base_url_not_allowed(exc: ai_config.BaseUrlNotAllowed) -> ApiError:
+    return ApiError(exc.reason, code=E.AI_BASE_URL_NOT_ALLOWED, details={"base_url": [exc.reason]})
+
+
 def ai_settings_update(*, workspace, actor, data: dict, ip: str | None = None) -> AiSettings:
-    """PATCH the workspace's AI settings. ``api_key``: a string sets it, "" or None clears it."""
+    """PATCH the workspace's AI settings. ``api_key``: a string sets it, "" or None clears it.
+
+    A new ``base_url`` is checked (its host resolved) first, outside the transaction: no row stays
+    locked while DNS answers."""
+    data = dict(data)
+    if data.get("base_url"):
+        data["base_url"] = data["base_url"].strip().rstrip("/")
+        if data["base_url"]:
+            try:
+                ai_config.check_base_url(data["base_url"])
+            except ai_config.BaseUrlNotAllowed as exc:
+                raise _base_url_not_allowed(exc) from None
+    return _ai_settings_write(workspace=workspace, actor=actor, data=data, ip=ip)
+
+
+@transaction.atomic
+def _ai_settings_write(*, workspace, actor, data: dict, ip: str | None) -> AiSettings:
     from tenants.services import audit_record
 
     AiSettings.objects.get_or_create(pk=AiSettings.SINGLETON_PK)
@@ -71,14 +92,6 @@ def ai_settings_update(*, workspace, actor, data: dict, ip: str | None = None) -
     for name in ("base_url", "model", "brand_voice"):
         if name in data:
             value = (data[name] or "").strip()
-            if name == "base_url" and value:
-                value = value.rstrip("/")
-                try:
-                    ai_config.check_base_url(value)
-                except ai_config.BaseUrlNotAllowed as exc:
-                    raise ApiError(
-                        exc.reason, code=E.AI_BASE_URL_NOT_ALLOWED, details={"base_url": [exc.reason]}
-                    ) from None
             if getattr(row, name) != value:
                 setattr(row, name, value)
                 changed.append(name)
@@ -121,7 +134,10 @@ def _workspace_key(workspace, row: AiSettings) -> str:
 
 
 def ai_provider_config(*, workspace, row: AiSettings | None = None) -> ai_config.ProviderConfig:
-    """The provider this workspace's generations use; 503 ``ai_not_configured`` when there is none."""
+    """The provider this workspace's generations use; 503 ``ai_not_configured`` when there is none.
+
+    No DNS lookup here (``GET /ai/settings`` calls this on every read): a workspace's host is
+    resolved and checked when the URL is saved and again, authoritatively, when connecting."""
     row = row or ai_settings_get()
     resolved = ai_config.provider_config(
         api_key=_workspace_key(workspace, row), base_url=row.base_url, model=row.model
@@ -135,7 +151,7 @@ def ai_provider_config(*, workspace, row: AiSettings | None = None) -> ai_config
         )
     if resolved.workspace_base_url:
         try:
-            ai_config.check_base_url(resolved.base_url)
+            ai_config.check_base_url(resolved.base_url, resolve_host=False)
         except ai_config.BaseUrlNotAllowed as exc:
             raise ApiError(
                 f"The workspace's AI base_url is not allowed: {exc.reason}",
@@ -147,41 +163,14 @@ def ai_provider_config(*, workspace, row: AiSettings | None = None) -> ai_config
 
 
 # -- quota -------------------------------------------------------------------------------------------
-def _period(workspace, now: datetime) -> date:
-    local = now.astimezone(ZoneInfo(workspace.timezone or "UTC"))
-    return local.date().replace(day=1)
-
-
-def _next_period_start(workspace, period: date) -> datetime:
-    first = (period.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return datetime(first.year, first.month, 1, tzinfo=ZoneInfo(workspace.timezone or "UTC"))
-
-
-def ai_quota_limit(workspace) -> int | None:
-    return settings.PUSHPILOT_PLAN_AI_GENERATIONS.get(workspace.plan_type)
-
-
-def ai_quota_status(*, workspace, now: datetime | None = None) -> dict:
-    """{used, limit, period, resets_at} for the current month (a read: nothing is locked)."""
-    now = now or dj_timezone.now()
-    period = _period(workspace, now)
-    used = AiUsage.objects.filter(period=period).values_list("generations", flat=True).first() or 0
-    return {
-        "used": used,
-        "limit": ai_quota_limit(workspace),
-        "period": period.strftime("%Y-%m"),
-        "resets_at": _next_period_start(workspace, period).isoformat(),
-    }
-
-
 @transaction.atomic
 def _quota_reserve(*, workspace, now: datetime) -> date:
-    period = _period(workspace, now)
+    period = quota_period(workspace, now)
     AiUsage.objects.get_or_create(period=period)
     usage = AiUsage.objects.select_for_update().get(period=period)
     limit = ai_quota_limit(workspace)
     if limit is not None and usage.generations >= limit:
-        resets_at = _next_period_start(workspace, period)
+        resets_at = next_period_start(workspace, period)
         raise RetryLater(
             f"This workspace has used its {limit} AI generations for {period:%B %Y} "
             f"({workspace.plan_type} plan); the quota resets on {resets_at.date().isoformat()}.",
@@ -212,43 +201,6 @@ class GenerationResult:
     quota: dict
 
 
-def template_examples(*, language: str, tone: str, limit: int = MAX_EXAMPLES) -> list[dict]:
-    """A few templates to show the model the house style: the workspace's own before the global
-    library's, the same language first, then the same tone. Read from this tenant's schema and the
-    public library only."""
-    rows: dict[Any, dict] = {}
-    for row in list(campaign_selectors.template_listing(language=language)[:20]) + list(
-        campaign_selectors.template_listing()[:50]
-    ):
-        rows.setdefault(row["id"], row)
-    primary = language.split("-")[0].lower()
-
-    def rank(row: dict) -> tuple:
-        tag = (row.get("language") or "").lower()
-        return (
-            0 if tag == language.lower() else 1 if tag.split("-")[0] == primary else 2,
-            0 if tone and (row.get("tone") or "").lower() == tone.lower() else 1,
-            1 if row.get("is_global") else 0,
-        )
-
-    return sorted(rows.values(), key=rank)[:limit]
-
-
-def _free_variant_labels(campaign: Campaign, language: str, count: int) -> list[str]:
-    """Labels no content of this language uses, so activating a draft rarely meets an active twin."""
-    taken = set(campaign.contents.filter(language=language).values_list("variant", flat=True))
-    labels = []
-    index = 0
-    while len(labels) < count and index < 26 * 27:
-        label = chr(65 + index % 26) if index < 26 else chr(64 + index // 26) + chr(65 + index % 26)
-        if label not in taken:
-            labels.append(label)
-        index += 1
-    while len(labels) < count:
-        labels.append("AI" + uuid.uuid4().hex[:6].upper())
-    return labels
-
-
 def _upstream_error(failure: provider.ProviderFailure) -> ApiError:
     if failure.kind == "rate_limited":
         return RetryLater(
@@ -256,6 +208,13 @@ def _upstream_error(failure: provider.ProviderFailure) -> ApiError:
             code=E.AI_RATE_LIMITED,
             retry_after=failure.retry_after or settings.PUSHPILOT_AI_RETRY_AFTER_DEFAULT_SECONDS,
             details={"retry_after": failure.retry_after},
+        )
+    if failure.kind == "address_not_allowed":
+        return ApiError(
+            f"The workspace's AI base_url is not allowed: {failure.reason}",
+            code=E.AI_NOT_CONFIGURED,
+            status_code=503,
+            details={"base_url": [failure.reason], "reason": failure.kind},
         )
     details: dict[str, Any] = {"reason": failure.kind}
     if failure.status is not None:
@@ -269,9 +228,10 @@ def ai_content_generate(
     """Ask the workspace's model for ``request.variants`` variants and save them as inactive AI drafts.
 
     Order: campaign checks and provider config (no quota spent on a request that cannot work), the
-    quota reservation, the provider call, our validation with one repair round, then the drafts.
-    The provider call runs outside any transaction: no row stays locked while the model thinks."""
-    campaign_services._require_content_editable(campaign)
+    quota reservation, the provider call, our validation with one repair round, the drafts, and only
+    then the generation marked succeeded. The provider call runs outside any transaction: no row
+    stays locked while the model thinks. The whole request, repair included, has one time budget."""
+    campaign_services.require_content_editable(campaign)
     existing = campaign.contents.count()
     if existing + request.variants > campaign_services.MAX_CONTENTS_PER_CAMPAIGN:
         raise ApiError(
@@ -281,16 +241,47 @@ def ai_content_generate(
         )
     row = ai_settings_get()
     config = ai_provider_config(workspace=workspace, row=row)
-    now = dj_timezone.now()
-    period = _quota_reserve(workspace=workspace, now=now)
+    started = time.monotonic()
+    deadline = started + float(settings.PUSHPILOT_AI_TIMEOUT_SECONDS)
+    period = _quota_reserve(workspace=workspace, now=dj_timezone.now())
+    generation: AiGeneration | None = None
+    try:
+        generation = _generation(campaign=campaign, actor=actor, config=config, request=request)
+        variants = _ask(
+            generation=generation,
+            config=config,
+            row=row,
+            campaign=campaign,
+            request=request,
+            started=started,
+            deadline=deadline,
+        )
+    except BaseException as exc:
+        # No answer arrived (a provider failure, or anything failing before the first call): the
+        # generation was not spent. An answer we refused (attempts > 0) still cost tokens.
+        if generation is None or generation.attempts == 0:
+            _quota_release(period)
+        if generation is not None and not generation.outcome:  # not a failure _ask recorded
+            _finish(generation, started, AiGenerationOutcome.UPSTREAM_ERROR, exc.__class__.__name__)
+        raise
 
-    context = prompts.PromptContext(
-        campaign_name=campaign.name,
-        campaign_description=campaign.description,
-        brand_voice=row.brand_voice,
-        examples=template_examples(language=request.language, tone=request.tone),
+    try:
+        contents = _save_drafts(campaign=campaign, actor=actor, request=request, variants=variants)
+    except BaseException as exc:
+        reason = str(exc.detail) if isinstance(exc, ApiError) else exc.__class__.__name__
+        _finish(generation, started, AiGenerationOutcome.SAVE_FAILED, f"The drafts were not saved: {reason}")
+        raise
+    generation.content_ids = [str(c.pk) for c in contents]
+    _finish(generation, started, AiGenerationOutcome.SUCCEEDED, "")
+    return GenerationResult(
+        contents=contents, generation=generation, quota=ai_quota_status(workspace=workspace)
     )
-    generation = AiGeneration(
+
+
+def _generation(
+    *, campaign: Campaign, actor, config: ai_config.ProviderConfig, request: prompts.GenerationRequest
+) -> AiGeneration:
+    return AiGeneration(
         campaign=campaign,
         created_by=getattr(actor, "pk", None),
         model=config.model[:100],
@@ -303,14 +294,35 @@ def ai_content_generate(
         max_title=request.max_title,
         max_body=request.max_body,
     )
-    started = time.monotonic()
+
+
+def _ask(
+    *,
+    generation: AiGeneration,
+    config: ai_config.ProviderConfig,
+    row: AiSettings,
+    campaign: Campaign,
+    request: prompts.GenerationRequest,
+    started: float,
+    deadline: float,
+) -> list[validation.Variant]:
+    """The validated variants: the first call and, when our checks fail, one repair round in the
+    time left. Records the generation's outcome when it raises."""
+    context = prompts.PromptContext(
+        campaign_name=campaign.name,
+        campaign_description=campaign.description,
+        brand_voice=row.brand_voice,
+        examples=template_examples(language=request.language, tone=request.tone),
+    )
     messages = prompts.messages(request, context)
     response_format = prompts.response_format(request.variants)
     variants: list[validation.Variant] = []
     problems: list[dict] = []
     try:
         for attempt in (1, 2):
-            completion = provider.chat_json(config=config, messages=messages, response_format=response_format)
+            completion = provider.chat_json(
+                config=config, messages=messages, response_format=response_format, deadline=deadline
+            )
             generation.attempts = attempt
             generation.model = completion.model or generation.model
             generation.prompt_tokens += completion.prompt_tokens
@@ -324,8 +336,6 @@ def ai_content_generate(
             if attempt == 1:
                 messages = prompts.repair_messages(messages, completion.content, problems)
     except provider.ProviderFailure as failure:
-        if generation.attempts == 0:
-            _quota_release(period)
         _finish(
             generation,
             started,
@@ -344,14 +354,7 @@ def ai_content_generate(
             status_code=502,
             details={"problems": problems[:20], "attempts": generation.attempts},
         )
-
-    _finish(generation, started, AiGenerationOutcome.SUCCEEDED, "")
-    contents = _save_drafts(campaign=campaign, actor=actor, request=request, variants=variants)
-    generation.content_ids = [str(c.pk) for c in contents]
-    generation.save(update_fields=["content_ids"])
-    return GenerationResult(
-        contents=contents, generation=generation, quota=ai_quota_status(workspace=workspace)
-    )
+    return variants
 
 
 def _finish(generation: AiGeneration, started: float, outcome: str, error: str) -> None:
@@ -376,7 +379,9 @@ def _finish(generation: AiGeneration, started: float, outcome: str, error: str) 
 def _save_drafts(
     *, campaign: Campaign, actor, request: prompts.GenerationRequest, variants: list[validation.Variant]
 ) -> list[CampaignContent]:
-    labels = _free_variant_labels(campaign, request.language, len(variants))
+    # Labels no content of this language uses, so activating a draft rarely meets an active twin.
+    taken = set(campaign.contents.filter(language=request.language).values_list("variant", flat=True))
+    labels = campaign_services.free_variant_labels(taken=taken, count=len(variants))
     return [
         campaign_services.content_create(
             campaign=campaign,

@@ -36,8 +36,9 @@ DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = (
 SETTING_NAME = "PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS"
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
+# One DNS label (lower case), and what no URL we call may contain: also the rules of campaigns.ai.config.
+DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+FORBIDDEN_CHARS = re.compile(r"[\x00-\x20\x7f\\]")
 
 
 class EndpointNotAllowed(ValueError):
@@ -115,13 +116,13 @@ def _parse_rule(text: str) -> OriginRule:
     wildcard = host.startswith("*.")
     if wildcard:
         labels = host[2:].split(".")
-        if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        if len(labels) < 2 or not all(DNS_LABEL.match(label) for label in labels):
             raise ValueError(f"allowed origin {text!r}: a wildcard needs a domain like *.example.com")
         return OriginRule(scheme, host, port, wildcard=True, ip=False)
-    ip = _as_ip(host)
+    ip = ip_literal(host)
     if ip is not None:
         return OriginRule(scheme, ip, port, wildcard=False, ip=True)
-    if not _valid_dns_name(host):
+    if not valid_dns_name(host):
         raise ValueError(f"allowed origin {text!r}: not a valid host name")
     return OriginRule(scheme, host, port, wildcard=False, ip=False)
 
@@ -146,7 +147,7 @@ def _split_host_port(rest: str, scheme: str, text: str) -> tuple[str, int]:
     return host.lower(), port
 
 
-def _as_ip(host: str) -> str | None:
+def ip_literal(host: str) -> str | None:
     """The canonical IP for anything a resolver would treat as an address literal, else None."""
     candidate = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     try:
@@ -162,10 +163,11 @@ def _as_ip(host: str) -> str | None:
     return None
 
 
-def _valid_dns_name(host: str) -> bool:
+def valid_dns_name(host: str) -> bool:
+    """A plain lower-case ASCII DNS name of at most 253 characters (no trailing dot)."""
     if not host or len(host) > 253 or host.endswith("."):
         return False
-    return all(_LABEL.match(label) for label in host.split("."))
+    return all(DNS_LABEL.match(label) for label in host.split("."))
 
 
 class EndpointChecker:
@@ -182,7 +184,7 @@ class EndpointChecker:
             raise EndpointNotAllowed("endpoint is empty")
         if len(endpoint) > MAX_ENDPOINT_LENGTH:
             raise EndpointNotAllowed(f"endpoint is longer than {MAX_ENDPOINT_LENGTH} characters")
-        if not endpoint.isascii() or _FORBIDDEN_CHARS.search(endpoint) or "#" in endpoint:
+        if not endpoint.isascii() or FORBIDDEN_CHARS.search(endpoint) or "#" in endpoint:
             # the slow path gives the precise reason
             return check_endpoint(endpoint, self.rules)
         scheme_end = endpoint.find("://")
@@ -206,49 +208,70 @@ class EndpointChecker:
         return Endpoint(endpoint, scheme, host, port, is_ip, endpoint[path_start:], origin)
 
 
-def check_endpoint(endpoint: str, rules: Iterable[OriginRule]) -> Endpoint:
-    """Return the parsed endpoint if it is allowed by `rules`, else raise EndpointNotAllowed."""
-    if not isinstance(endpoint, str) or not endpoint:
-        raise EndpointNotAllowed("endpoint is empty")
-    if len(endpoint) > MAX_ENDPOINT_LENGTH:
-        raise EndpointNotAllowed(f"endpoint is longer than {MAX_ENDPOINT_LENGTH} characters")
-    if not endpoint.isascii() or _FORBIDDEN_CHARS.search(endpoint):
-        raise EndpointNotAllowed("endpoint contains characters that are not allowed")
+@dataclass(frozen=True, slots=True)
+class ParsedUrl:
+    scheme: str  # "http" or "https", lower case
+    host: str  # a canonical IP address (see ip_literal) or a lower-case DNS name
+    port: int  # as written, else the scheme's default
+    is_ip: bool
+    path: str
+    query: str
+
+
+def parse_url(
+    url: object, *, name: str = "endpoint", max_length: int = MAX_ENDPOINT_LENGTH, require_path: bool = False
+) -> ParsedUrl:
+    """The parts of an http(s) URL we may call, or EndpointNotAllowed saying (with ``name``) why not:
+    empty, too long, forbidden characters, credentials, a fragment, no host, a host that is neither
+    an IP literal (any inet_aton spelling) nor a plain DNS name. Whether the origin is allowed is
+    the caller's rule (``check_endpoint``; ``campaigns.ai.config.check_base_url``)."""
+    if not isinstance(url, str) or not url:
+        raise EndpointNotAllowed(f"{name} is empty")
+    if len(url) > max_length:
+        raise EndpointNotAllowed(f"{name} is longer than {max_length} characters")
+    if not url.isascii() or FORBIDDEN_CHARS.search(url):
+        raise EndpointNotAllowed(f"{name} contains characters that are not allowed")
     try:
-        parts = urlsplit(endpoint)
+        parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise EndpointNotAllowed(f"endpoint is not a valid URL ({exc})") from None
+        raise EndpointNotAllowed(f"{name} is not a valid URL ({exc})") from None
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS:
-        raise EndpointNotAllowed("endpoint must be an https URL")
+        raise EndpointNotAllowed(f"{name} must be an https URL")
     if "@" in parts.netloc or parts.username is not None or parts.password is not None:
-        raise EndpointNotAllowed("endpoint must not contain credentials")
-    if parts.fragment or endpoint.endswith("#"):
-        raise EndpointNotAllowed("endpoint must not contain a fragment")
-    if not parts.path.startswith("/"):
-        raise EndpointNotAllowed("endpoint has no path")
+        raise EndpointNotAllowed(f"{name} must not contain credentials")
+    if parts.fragment or url.endswith("#"):
+        raise EndpointNotAllowed(f"{name} must not contain a fragment")
+    if require_path and not parts.path.startswith("/"):
+        raise EndpointNotAllowed(f"{name} has no path")
     raw_host = parts.hostname or ""
     if not raw_host:
-        raise EndpointNotAllowed("endpoint has no host")
-    ip = _as_ip(raw_host)
+        raise EndpointNotAllowed(f"{name} has no host")
+    ip = ip_literal(raw_host)
     host = ip if ip is not None else raw_host.lower()
-    if ip is None and not _valid_dns_name(host):
-        raise EndpointNotAllowed("endpoint host is not a valid DNS name")
+    if ip is None and not valid_dns_name(host):
+        raise EndpointNotAllowed(f"{name} host is not a valid DNS name")
     effective_port = port if port is not None else _DEFAULT_PORTS[scheme]
+    return ParsedUrl(scheme, host, effective_port, ip is not None, parts.path, parts.query)
+
+
+def check_endpoint(endpoint: str, rules: Iterable[OriginRule]) -> Endpoint:
+    """Return the parsed endpoint if it is allowed by `rules`, else raise EndpointNotAllowed."""
+    parsed = parse_url(endpoint, require_path=True)
     for rule in rules:
-        if rule.matches(scheme, host, effective_port, ip is not None):
-            target = parts.path + (f"?{parts.query}" if parts.query else "")
+        if rule.matches(parsed.scheme, parsed.host, parsed.port, parsed.is_ip):
+            target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
             return Endpoint(
                 url=endpoint,
-                scheme=scheme,
-                host=host,
-                port=effective_port,
-                is_ip=ip is not None,
+                scheme=parsed.scheme,
+                host=parsed.host,
+                port=parsed.port,
+                is_ip=parsed.is_ip,
                 target=target,
-                origin=_origin(scheme, host, effective_port),
+                origin=_origin(parsed.scheme, parsed.host, parsed.port),
             )
-    if ip is not None:
+    if parsed.is_ip:
         raise EndpointNotAllowed("endpoint host is an IP address that is not an allowed push service")
     raise EndpointNotAllowed("endpoint is not on an allowed push service origin")
 

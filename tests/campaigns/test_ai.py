@@ -3,10 +3,16 @@ OpenAI-compatible server (tests/fakes/openai_fake.py) reached by the real ``open
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from django_tenants.utils import schema_context
@@ -54,6 +60,45 @@ def ws_fake(workspace_openai_server, settings):
     workspace_openai_server.reset()
     settings.PUSHPILOT_AI_ALLOWED_ORIGINS = [workspace_openai_server.origin]
     return workspace_openai_server
+
+
+class Dns:
+    """Answers for names we make up, at the network boundary (``socket.getaddrinfo``): each lookup
+    of a name takes the next scripted answer (the last one repeats); other names resolve for real."""
+
+    def __init__(self, real):
+        self.real = real
+        self.answers: dict[str, list[list[str]]] = {}
+        self.lookups: list[str] = []
+
+    def add(self, name: str, *answers: list[str]) -> None:
+        self.answers[name] = [list(a) for a in answers]
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        if name not in self.answers:
+            return self.real(host, port, *args, **kwargs)
+        self.lookups.append(name)
+        script = self.answers[name]
+        answer = script.pop(0) if len(script) > 1 else script[0]
+        infos = []
+        for address in answer:
+            family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+            sockaddr = (
+                (address, int(port or 0), 0, 0) if family == socket.AF_INET6 else (address, int(port or 0))
+            )
+            infos.append((family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", sockaddr))
+        return infos
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    resolver = Dns(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", resolver.getaddrinfo)
+    return resolver
+
+
+PUBLIC_IP = "93.184.216.34"
 
 
 @pytest.fixture
@@ -656,3 +701,255 @@ def test_key_rotation_reencrypts_the_workspace_ai_key(api, charlie, ws_b, fake_a
     with schema_context(ws_b.schema_name):
         assert AiSettings.objects.get().api_key_encrypted != before
         assert ai_services.ai_provider_config(workspace=ws_b).api_key == WORKSPACE_KEY
+
+
+# -- the review's fixes: DNS rebinding, one time budget, outcomes, billing 429, env headers, settings ----
+def test_host_that_rebinds_to_loopback_after_the_check_is_refused_at_connect_time(
+    alice_api, campaign, fake_ai, ws_fake, dns
+):
+    name = "rebind.pushpilot-test.example"
+    port = ws_fake.origin.rsplit(":", 1)[1]
+    dns.add(name, [PUBLIC_IP], ["127.0.0.1"])  # public for the check on save, loopback afterwards
+    saved = alice_api.patch("/api/v1/ai/settings", {"base_url": f"https://{name}:{port}/v1"})
+    assert saved.status_code == 200, saved.content
+
+    response = generate(alice_api, campaign["id"], language="en")
+    error = assert_error(response, 503, "ai_not_configured")
+    assert error["details"]["reason"] == "address_not_allowed"
+    assert "non-public address" in error["details"]["base_url"][0]
+    assert dns.lookups == [name, name]  # the save's check and the connection's, nothing else
+    assert ws_fake.requests == [] and fake_ai.requests == []
+    assert quota_used(alice_api) == 0
+    (recorded,) = generations(alice_api)
+    assert recorded.outcome == "upstream_error" and recorded.attempts == 0
+
+
+def test_a_host_with_one_private_address_among_public_ones_is_refused(
+    alice_api, campaign, fake_ai, ws_fake, dns
+):
+    name = "mixed.pushpilot-test.example"
+    dns.add(name, [PUBLIC_IP], [PUBLIC_IP, "10.0.0.7"])
+    assert alice_api.patch("/api/v1/ai/settings", {"base_url": f"https://{name}/v1"}).status_code == 200
+    error = assert_error(generate(alice_api, campaign["id"], language="en"), 503, "ai_not_configured")
+    assert error["details"]["reason"] == "address_not_allowed"
+
+
+def test_connection_goes_to_the_resolved_address_and_keeps_the_host_name(
+    alice_api, campaign, fake_ai, ws_fake, dns, settings
+):
+    name = "llm-box.pushpilot-test.example"  # known to no real DNS: only our lookup can connect
+    port = ws_fake.origin.rsplit(":", 1)[1]
+    dns.add(name, ["127.0.0.1"])
+    settings.PUSHPILOT_AI_ALLOWED_ORIGINS = [f"http://{name}:{port}"]  # an operator's in-house server
+    assert alice_api.patch("/api/v1/ai/settings", {"base_url": f"http://{name}:{port}/v1"}).status_code == 200
+    response = generate(alice_api, campaign["id"], language="en")
+    assert response.status_code == 201, response.content
+    (request,) = ws_fake.requests
+    assert request.headers["host"] == f"{name}:{port}"
+
+
+def test_reading_ai_settings_does_no_dns_lookup(alice_api, bob_api, fake_ai, ws_fake, dns):
+    name = "public-llm.pushpilot-test.example"
+    dns.add(name, [PUBLIC_IP])
+    assert alice_api.patch("/api/v1/ai/settings", {"base_url": f"https://{name}/v1"}).status_code == 200
+    assert dns.lookups == [name]
+    for _ in range(3):
+        read = bob_api.get("/api/v1/ai/settings")
+        assert read.status_code == 200 and read.json()["configured"] is True
+    assert dns.lookups == [name]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_base_url_is_resolved_before_the_settings_row_is_locked(ws_a, alice, dns):
+    from django.db import connection
+
+    from campaigns.ai import services as ai_services
+
+    name = "locked.pushpilot-test.example"
+    dns.add(name, [PUBLIC_IP])
+    in_transaction: list[bool] = []
+    lookup = dns.getaddrinfo
+
+    def recording(host, *args, **kwargs):
+        in_transaction.append(connection.in_atomic_block)
+        return lookup(host, *args, **kwargs)
+
+    socket.getaddrinfo = recording  # restored by the dns fixture's monkeypatch
+    with schema_context(ws_a.schema_name):
+        row = ai_services.ai_settings_update(
+            workspace=ws_a, actor=alice, data={"base_url": f"https://{name}/v1/"}
+        )
+    assert row.base_url == f"https://{name}/v1"
+    assert in_transaction == [False]
+
+
+def test_dripping_server_cannot_hold_the_request_past_the_budget(alice_api, campaign, fake_ai, settings):
+    settings.PUSHPILOT_AI_TIMEOUT_SECONDS = 1
+    fake_ai.reply_drip(4)  # a byte every few milliseconds: no single read ever times out
+    started = time.monotonic()
+    response = generate(alice_api, campaign["id"], language="en")
+    elapsed = time.monotonic() - started
+    error = assert_error(response, 502, "ai_upstream_error")
+    assert error["details"]["reason"] == "timeout"
+    assert elapsed < 2.0, elapsed
+    assert quota_used(alice_api) == 0
+
+
+def test_a_drip_within_the_budget_is_read_whole(alice_api, campaign, fake_ai, settings):
+    settings.PUSHPILOT_AI_TIMEOUT_SECONDS = 5
+    fake_ai.reply_drip(0.5)
+    assert generate(alice_api, campaign["id"], variants=2, language="en").status_code == 201
+
+
+def test_repair_round_only_gets_what_is_left_of_the_budget(alice_api, campaign, fake_ai, settings):
+    settings.PUSHPILOT_AI_TIMEOUT_SECONDS = 1.5
+    fake_ai.reply_variants([("Big sale 🎉", "Body.")], delay=0.9)  # refused (emoji): a repair follows
+    fake_ai.reply_variants([("Big sale", "Body.")], delay=0.9)  # in time for a fresh 1.5 s, not for 0.6
+    started = time.monotonic()
+    response = generate(alice_api, campaign["id"], variants=1, language="en")
+    elapsed = time.monotonic() - started
+    error = assert_error(response, 502, "ai_upstream_error")
+    assert error["details"]["reason"] == "timeout"
+    assert len(fake_ai.requests) == 2
+    assert elapsed < 1.8, elapsed
+    (recorded,) = generations(alice_api)
+    assert recorded.outcome == "upstream_error" and recorded.attempts == 1
+    assert quota_used(alice_api) == 1  # the first answer was paid for
+
+
+def test_provider_billing_exhausted_is_not_a_rate_limit(alice_api, campaign, fake_ai):
+    fake_ai.reply_error(
+        429,
+        "You exceeded your current quota, please check your plan and billing details.",
+        headers=[("Retry-After", "20")],
+        code="insufficient_quota",
+    )
+    response = generate(alice_api, campaign["id"])
+    error = assert_error(response, 502, "ai_upstream_error")
+    assert error["details"] == {"reason": "provider_quota_exhausted", "upstream_status": 429}
+    assert "billing" in error["message"]
+    assert "Retry-After" not in response
+    assert len(fake_ai.requests) == 1
+    assert quota_used(alice_api) == 0
+    assert generations(alice_api)[0].outcome == "upstream_error"
+
+
+def test_platform_openai_org_and_project_never_reach_a_workspace_server(
+    alice_api, campaign, fake_ai, ws_fake, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-platform123")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj_platform456")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "X-Platform-Tag: internal-billing-tag")
+    assert generate(alice_api, campaign["id"], language="en").status_code == 201
+    platform_call = fake_ai.requests[0].headers
+    assert platform_call["openai-organization"] == "org-platform123"  # the platform's own account
+    assert platform_call["openai-project"] == "proj_platform456"
+
+    saved = alice_api.patch("/api/v1/ai/settings", {"base_url": ws_fake.base_url, "api_key": WORKSPACE_KEY})
+    assert saved.status_code == 200
+    assert generate(alice_api, campaign["id"], language="en").status_code == 201
+    (request,) = ws_fake.requests
+    assert request.headers["authorization"] == f"Bearer {WORKSPACE_KEY}"
+    for header in ("openai-organization", "openai-project", "x-platform-tag"):
+        assert header not in request.headers
+    assert "org-platform123" not in json.dumps(request.headers)
+
+
+def test_workspace_key_on_the_platform_url_goes_without_the_platform_org(
+    alice_api, campaign, fake_ai, monkeypatch
+):
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-platform123")
+    assert alice_api.patch("/api/v1/ai/settings", {"api_key": WORKSPACE_KEY}).status_code == 200
+    assert generate(alice_api, campaign["id"], language="en").status_code == 201
+    assert "openai-organization" not in fake_ai.requests[0].headers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drafts_that_cannot_be_saved_are_not_recorded_as_success(alice_api, campaign, fake_ai, ws_a):
+    from django.db import connection
+
+    from campaigns.models import Campaign
+
+    def cancel() -> None:
+        try:
+            with schema_context(ws_a.schema_name):
+                Campaign.objects.filter(pk=campaign["id"]).update(status="cancelled")
+        finally:
+            connection.close()
+
+    def cancel_while_the_model_writes() -> None:  # another user, on another connection, meanwhile
+        thread = threading.Thread(target=cancel)
+        thread.start()
+        thread.join(10)
+
+    fake_ai.reply_variants([("Big sale", "Everything must go.")], on_request=cancel_while_the_model_writes)
+    response = generate(alice_api, campaign["id"], variants=1, language="en")
+    assert_error(response, 409, "campaign_not_editable")
+    (recorded,) = generations(alice_api)
+    assert recorded.outcome == "save_failed" and recorded.attempts == 1
+    assert recorded.content_ids == [] and "cannot change" in recorded.error
+    assert quota_used(alice_api) == 1  # the model answered: its tokens were spent
+
+
+@pytest.mark.parametrize("key", ["sk-clé-0123456789abcdef", "sk-with space", "sk-line\nbreak"])
+def test_a_key_no_http_header_can_carry_is_refused_when_saved(alice_api, key):
+    # Accepted, it would only fail later, while the request to the provider is being built.
+    before = alice_api.get("/api/v1/ai/settings").json()
+    response = alice_api.patch("/api/v1/ai/settings", {"api_key": key})
+    assert_error(response, 400, "validation_error")
+    assert "api_key" in response.json()["error"]["details"]
+    assert alice_api.get("/api/v1/ai/settings").json() == before
+
+
+def test_plan_quota_of_zero_allows_none(alice_api, campaign, fake_ai, settings):
+    settings.PUSHPILOT_PLAN_AI_GENERATIONS = {"free": 0, "pro": 0, "enterprise": 0}
+    error = assert_error(generate(alice_api, campaign["id"], language="en"), 429, "ai_quota_exceeded")
+    assert error["details"]["limit"] == 0
+    assert fake_ai.requests == []
+
+
+def _start_django(**env: str) -> subprocess.CompletedProcess:
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "print(json.dumps([settings.PUSHPILOT_PLAN_AI_GENERATIONS, settings.PUSHPILOT_AI_TIMEOUT_SECONDS]))"
+    )
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "pushpilot.test_settings", **env}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"PUSHPILOT_AI_ALLOWED_ORIGINS": "https://ok.example.com,ftp://bad.example.com"},
+        {"PUSHPILOT_AI_ALLOWED_ORIGINS": "https://ok.example.com/with/path"},
+        {"PUSHPILOT_AI_TIMEOUT_SECONDS": "soon"},
+        {"PUSHPILOT_AI_TIMEOUT_SECONDS": "0"},
+        {"PUSHPILOT_AI_TIMEOUT_SECONDS": "nan"},
+        {"PUSHPILOT_AI_TIMEOUT_SECONDS": "300"},  # past gunicorn's worker timeout
+        {"PUSHPILOT_PLAN_FREE_AI_GENERATIONS": "-1"},
+    ],
+)
+def test_bad_ai_settings_stop_startup(env):
+    started = _start_django(**env)
+    assert started.returncode != 0
+    assert "ImproperlyConfigured" in started.stderr and next(iter(env)) in started.stderr
+
+
+def test_plan_quota_settings_mean_the_same_for_every_plan():
+    started = _start_django(
+        PUSHPILOT_PLAN_FREE_AI_GENERATIONS="0",
+        PUSHPILOT_PLAN_PRO_AI_GENERATIONS="",
+        PUSHPILOT_PLAN_ENTERPRISE_AI_GENERATIONS="0",
+        PUSHPILOT_AI_ALLOWED_ORIGINS="http://127.0.0.1:8080,https://*.llm.example.com",
+        PUSHPILOT_AI_TIMEOUT_SECONDS="12.5",
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    plans, timeout = json.loads(started.stdout.strip().splitlines()[-1])
+    assert plans == {"free": 0, "pro": None, "enterprise": 0} and timeout == 12.5

@@ -13,11 +13,15 @@ schema, it refuses (500) to send scripted JSON that does not match the request's
 the test; `reply_raw` sends text as is (a server without grammar support: invalid JSON).
 
 - `reply_variants([(title, body), …], language="en")`, `reply_json(obj)`, `reply_raw(text)`
-- `reply_error(status, message, headers=…)` — e.g. 429 with `Retry-After`, 500
+- `reply_error(status, message, headers=…, code=…)` — e.g. 429 with `Retry-After`, 500; OpenAI's
+  billing 429 is `reply_error(429, …, code="insufficient_quota")` (type and code as OpenAI sends them)
 - `reply_slow(seconds)` — a valid answer after a delay (for the client's timeout)
+- `reply_drip(seconds)` — a valid answer whose headers come at once and whose body trickles out a
+  few bytes at a time over `seconds`: no single read waits long, the whole answer does
+- `on_request=callable` (any `reply_*`): run in the server's thread when that request arrives
 - `requests`: every request as `Recorded` (headers, JSON body; `.system`, `.user_messages`)
 
-The HTTP plumbing (asyncio server in a thread, HTTP/1.1) is `tests.fakes.fcm`'s.
+The HTTP plumbing (asyncio server in a thread, HTTP/1.1) and the lifecycle are `tests.fakes.fcm`'s.
 """
 
 from __future__ import annotations
@@ -26,14 +30,24 @@ import asyncio
 import collections
 import itertools
 import json
+import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 
-from tests.fakes.fcm import BackgroundServer, HttpProtocol, Request, Response, _json_response
+from tests.fakes.fcm import (
+    _REASONS,
+    BackgroundServer,
+    HttpProtocol,
+    Request,
+    Response,
+    ServedFake,
+    _json_response,
+)
 
 COMPLETIONS_PATH = "/v1/chat/completions"
 
@@ -46,8 +60,41 @@ class Reply:
     error_message: str = ""
     headers: list[tuple[str, str]] = field(default_factory=list)
     delay: float = 0.0
+    drip_seconds: float = 0.0  # send the body in small pieces spread over this long
+    error_code: str | None = None
+    on_request: Callable[[], None] | None = None  # run (in the server's thread) when it arrives
     usage: tuple[int, int] | None = None
     refusal: str | None = None
+
+
+@dataclass
+class DripResponse(Response):
+    """A response whose body is written in ``pieces`` parts, ``interval`` seconds apart."""
+
+    pieces: int = 1
+    interval: float = 0.0
+
+
+class _DripProtocol(HttpProtocol):
+    def _h1_write(self, response: Response, close: bool) -> None:
+        if not isinstance(response, DripResponse) or self.closed:
+            return super()._h1_write(response, close)
+        lines = [
+            f"HTTP/1.1 {response.status} {_REASONS.get(response.status, 'Status')}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{k}: {v}" for k, v in response.headers),
+        ]
+        self.transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        size = max(1, math.ceil(len(response.body) / response.pieces))
+        chunks = [response.body[i : i + size] for i in range(0, len(response.body), size)]
+        loop = asyncio.get_running_loop()
+        for n, chunk in enumerate(chunks, start=1):
+            loop.call_later(n * response.interval, self._drip, chunk)
+        return None
+
+    def _drip(self, chunk: bytes) -> None:
+        if not self.closed and not self.transport.is_closing():
+            self.transport.write(chunk)
 
 
 @dataclass
@@ -73,13 +120,19 @@ class Recorded:
         return self.body["response_format"]["json_schema"]["schema"]
 
 
-def _error(status: int, message: str, kind: str, headers: list[tuple[str, str]] | None = None) -> Response:
+def _error(
+    status: int,
+    message: str,
+    kind: str,
+    headers: list[tuple[str, str]] | None = None,
+    code: str | None = None,
+) -> Response:
     return _json_response(
-        status, {"error": {"message": message, "type": kind, "param": None, "code": None}}, headers
+        status, {"error": {"message": message, "type": kind, "param": None, "code": code}}, headers
     )
 
 
-class FakeOpenAI:
+class FakeOpenAI(ServedFake):
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, required_key: str | None = None) -> None:
         self.host = host
         self.required_key = required_key
@@ -91,26 +144,12 @@ class FakeOpenAI:
             host,
             port,
             None,
-            lambda: lambda: HttpProtocol(self.handle, scheme="http", max_concurrent_streams=100),
+            lambda: lambda: _DripProtocol(self.handle, scheme="http", max_concurrent_streams=100),
         )
-
-    # -- lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FakeOpenAI:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def origin(self) -> str:
-        return f"http://{self.host}:{self._server.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -140,13 +179,23 @@ class FakeOpenAI:
         return self._push(Reply(content=text, **kw))
 
     def reply_error(
-        self, status: int, message: str = "upstream failure", headers: list[tuple[str, str]] | None = None
+        self,
+        status: int,
+        message: str = "upstream failure",
+        headers: list[tuple[str, str]] | None = None,
+        code: str | None = None,
     ) -> Reply:
-        return self._push(Reply(status=status, error_message=message, headers=list(headers or [])))
+        return self._push(
+            Reply(status=status, error_message=message, headers=list(headers or []), error_code=code)
+        )
 
     def reply_slow(self, seconds: float) -> Reply:
         """A valid answer, after ``seconds``."""
         return self._push(Reply(delay=seconds))
+
+    def reply_drip(self, seconds: float, **kw: Any) -> Reply:
+        """A valid answer (or ``reply_json``'s ``json_value=…``) trickling out over ``seconds``."""
+        return self._push(Reply(drip_seconds=seconds, **kw))
 
     # -- serving -----------------------------------------------------------------------------
     def handle(self, request: Request):
@@ -169,6 +218,8 @@ class FakeOpenAI:
         if problem:
             return _error(400, problem, "invalid_request_error")
         reply = reply or Reply()
+        if reply.on_request is not None:
+            reply.on_request()
         if reply.delay:
             return self._later(reply, body)
         return self._answer(reply, body)
@@ -179,8 +230,11 @@ class FakeOpenAI:
 
     def _answer(self, reply: Reply, body: dict) -> Response:
         if reply.status != 200:
-            kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
-            return _error(reply.status, reply.error_message, kind, reply.headers)
+            if reply.error_code == "insufficient_quota":
+                kind = "insufficient_quota"  # what OpenAI sends when the account's credit is gone
+            else:
+                kind = "rate_limit_exceeded" if reply.status == 429 else "server_error"
+            return _error(reply.status, reply.error_message, kind, reply.headers, reply.error_code)
         schema = body["response_format"]["json_schema"]["schema"]
         if reply.content is not None:
             content = reply.content
@@ -195,7 +249,7 @@ class FakeOpenAI:
             content = json.dumps(value, ensure_ascii=False)
         prompt_words = sum(len(str(m.get("content", "")).split()) for m in body["messages"])
         usage = reply.usage or (prompt_words, len(content.split()))
-        return _json_response(
+        response = _json_response(
             200,
             {
                 "id": f"chatcmpl-fake{next(self._ids)}",
@@ -221,6 +275,16 @@ class FakeOpenAI:
                 },
             },
         )
+        if reply.drip_seconds:
+            pieces = max(2, int(reply.drip_seconds / 0.05))
+            return DripResponse(
+                response.status,
+                response.body,
+                response.headers,
+                pieces=pieces,
+                interval=reply.drip_seconds / pieces,
+            )
+        return response
 
 
 def _check_request(body: Any) -> str | None:
