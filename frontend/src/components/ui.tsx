@@ -35,53 +35,76 @@ export function PageHeader({ title, description, actions }: { title: string; des
   );
 }
 
-type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "value"> & {
+/** What a text input and a text area share: a label, a string value, an error, a hint, a length limit. */
+type TextControlProps = {
   label: string;
   name: string;
   value: string;
   onValueChange: (value: string) => void;
   error?: string | undefined;
   hint?: ReactNode;
-  /** Shows a live "n / limit" counter (characters, as the API counts them), red when over. */
+  /** Shows a live "n / limit" counter (characters, as the API counts them), red when over: the API refuses longer text. */
   limit?: number;
 };
 
-export function Field({ label, name, value, onValueChange, error, hint, limit, id, className, ...rest }: FieldProps) {
+/** Ids and ARIA wiring of a text control: the hint, the counter and the error describe it, in that order. */
+function useTextControl({ name, id, value, hint, limit, error }: Pick<TextControlProps, "name" | "value" | "hint" | "limit" | "error"> & { id?: string | undefined }) {
   const autoId = useId();
   const inputId = id ?? `${name}-${autoId}`;
-  const hintId = hint ? `${inputId}-hint` : undefined;
-  const errorId = error ? `${inputId}-error` : undefined;
-  const countId = limit !== undefined ? `${inputId}-count` : undefined;
+  const ids = {
+    hint: hint ? `${inputId}-hint` : undefined,
+    count: limit !== undefined ? `${inputId}-count` : undefined,
+    error: error ? `${inputId}-error` : undefined,
+  };
   const length = [...value].length;
   const over = limit !== undefined && length > limit;
+  const control = {
+    id: inputId,
+    name,
+    value,
+    "aria-invalid": error || over ? true : undefined,
+    "aria-describedby": [ids.hint, ids.count, ids.error].filter(Boolean).join(" ") || undefined,
+  };
+  return { ids, length, over, control };
+}
+
+function Hint({ id, hint }: { id: string | undefined; hint: ReactNode }) {
+  return (
+    <p id={id} className="hint">
+      {hint}
+    </p>
+  );
+}
+
+function LengthCounter({ id, name, length, limit, over }: { id: string | undefined; name: string; length: number; limit: number; over: boolean }) {
+  return (
+    <p id={id} className={`counter ${over ? "counter-over" : ""}`} data-testid={`${name}-counter`}>
+      {length} / {limit}
+      {over ? <span className="visually-hidden"> characters: too long</span> : null}
+    </p>
+  );
+}
+
+function FieldError({ id, error }: { id: string | undefined; error: string | undefined }) {
+  if (!error) return null;
+  return (
+    <p id={id} className="field-error">
+      {error}
+    </p>
+  );
+}
+
+type FieldProps = Omit<InputHTMLAttributes<HTMLInputElement>, "onChange" | "value"> & TextControlProps;
+
+export function Field({ label, name, value, onValueChange, error, hint, limit, id, className, ...rest }: FieldProps) {
+  const { ids, length, over, control } = useTextControl({ name, id, value, hint, limit, error });
   return (
     <div className={`field ${className ?? ""}`}>
-      <label htmlFor={inputId}>{label}</label>
-      <input
-        id={inputId}
-        name={name}
-        value={value}
-        onChange={(event) => onValueChange(event.target.value)}
-        aria-invalid={error || over ? true : undefined}
-        aria-describedby={[hintId, countId, errorId].filter(Boolean).join(" ") || undefined}
-        {...rest}
-      />
-      {hint ? (
-        <p id={hintId} className="hint">
-          {hint}
-        </p>
-      ) : null}
-      {limit !== undefined ? (
-        <p id={countId} className={`counter ${over ? "counter-over" : ""}`} data-testid={`${name}-counter`}>
-          {length} / {limit}
-          {over ? <span className="visually-hidden"> characters: too long</span> : null}
-        </p>
-      ) : null}
-      {error ? (
-        <p id={errorId} className="field-error">
-          {error}
-        </p>
-      ) : null}
+      <label htmlFor={control.id}>{label}</label>
+      <input {...control} onChange={(event) => onValueChange(event.target.value)} {...rest} />
+      {hint ? <Hint id={ids.hint} hint={hint} /> : null}
+      {limit !== undefined ? <LengthCounter id={ids.count} name={name} length={length} limit={limit} over={over} /> : null}
+      <FieldError id={ids.error} error={error} />
     </div>
   );
 }
@@ -115,12 +138,41 @@ export function SelectField({ label, name, value, onValueChange, options, error,
           </option>
         ))}
       </select>
-      {error ? (
-        <p id={`${id}-error`} className="field-error">
-          {error}
-        </p>
-      ) : null}
+      <FieldError id={`${id}-error`} error={error} />
     </div>
+  );
+}
+
+/** Several choices as checkboxes under a legend; `onChange` gets the new selection (a ticked choice is appended). */
+export function CheckboxGroup<T extends string>({
+  legend,
+  options,
+  selected,
+  onChange,
+  optionLabel = (option) => option,
+}: {
+  legend: string;
+  options: readonly T[];
+  selected: readonly T[];
+  onChange: (selected: T[]) => void;
+  optionLabel?: (option: T) => ReactNode;
+}) {
+  return (
+    <fieldset className="plain">
+      <legend>{legend}</legend>
+      <div className="checkbox-row">
+        {options.map((option) => (
+          <label key={option} className="checkbox">
+            <input
+              type="checkbox"
+              checked={selected.includes(option)}
+              onChange={(event) => onChange(event.target.checked ? [...selected, option] : selected.filter((o) => o !== option))}
+            />
+            <span>{optionLabel(option)}</span>
+          </label>
+        ))}
+      </div>
+    </fieldset>
   );
 }
 
@@ -271,75 +323,54 @@ export function RoleBadge({ role }: { role: string | null | undefined }) {
   return <span className={`badge badge-${role}`}>{role}</span>;
 }
 
-type TextAreaFieldProps = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "onChange" | "value"> & {
-  label: string;
-  name: string;
-  value: string;
-  onValueChange: (value: string) => void;
-  error?: string | undefined;
-  hint?: ReactNode;
-  /** Shows "n / limit" under the field, red when over (the API's limit; it refuses longer copy). */
-  limit?: number;
-};
+type TextAreaFieldProps = Omit<TextareaHTMLAttributes<HTMLTextAreaElement>, "onChange" | "value"> & TextControlProps;
 
 export function TextAreaField({ label, name, value, onValueChange, error, hint, limit, id, className, ...rest }: TextAreaFieldProps) {
-  const autoId = useId();
-  const inputId = id ?? `${name}-${autoId}`;
-  const length = [...value].length;
-  const over = limit !== undefined && length > limit;
-  const describedBy = [hint ? `${inputId}-hint` : "", limit !== undefined ? `${inputId}-count` : "", error ? `${inputId}-error` : ""]
-    .filter(Boolean)
-    .join(" ");
+  const { ids, length, over, control } = useTextControl({ name, id, value, hint, limit, error });
   return (
     <div className={`field ${className ?? ""}`}>
-      <label htmlFor={inputId}>{label}</label>
-      <textarea
-        id={inputId}
-        name={name}
-        value={value}
-        onChange={(event) => onValueChange(event.target.value)}
-        aria-invalid={error || over ? true : undefined}
-        aria-describedby={describedBy || undefined}
-        {...rest}
-      />
+      <label htmlFor={control.id}>{label}</label>
+      <textarea {...control} onChange={(event) => onValueChange(event.target.value)} {...rest} />
       <div className="field-meta">
-        {hint ? (
-          <p id={`${inputId}-hint`} className="hint">
-            {hint}
-          </p>
-        ) : (
-          <span />
-        )}
-        {limit !== undefined ? (
-          <p id={`${inputId}-count`} className={`counter ${over ? "counter-over" : ""}`} data-testid={`${name}-counter`}>
-            {length} / {limit}
-            {over ? <span className="visually-hidden"> characters: too long</span> : null}
-          </p>
-        ) : null}
+        {hint ? <Hint id={ids.hint} hint={hint} /> : <span />}
+        {limit !== undefined ? <LengthCounter id={ids.count} name={name} length={length} limit={limit} over={over} /> : null}
       </div>
-      {error ? (
-        <p id={`${inputId}-error`} className="field-error">
-          {error}
-        </p>
-      ) : null}
+      <FieldError id={ids.error} error={error} />
     </div>
   );
 }
 
 /** Previous / next for the API's page-number pagination ({count, next, previous, results}). */
-export function Pager({ page, count, pageSize, onPage, label }: { page: number; count: number; pageSize: number; onPage: (page: number) => void; label: string }) {
+export function Pager({
+  page,
+  count,
+  pageSize,
+  onPage,
+  label,
+  previousLabel = "Previous",
+  nextLabel = "Next",
+}: {
+  page: number;
+  count: number;
+  pageSize: number;
+  onPage: (page: number) => void;
+  label: string;
+  /** The buttons' names where "previous" has a meaning of its own (newer entries of a log). */
+  previousLabel?: string;
+  nextLabel?: string;
+}) {
   const pages = Math.max(1, Math.ceil(count / pageSize));
   if (pages <= 1) return null;
   return (
     <nav className="pager" aria-label={label}>
       <Button onClick={() => onPage(page - 1)} disabled={page <= 1}>
-        Previous
+        {previousLabel}
       </Button>
       <span aria-live="polite">
         Page {page} of {pages}
       </span>
       <Button onClick={() => onPage(page + 1)} disabled={page >= pages}>
-        Next
+        {nextLabel}
       </Button>
     </nav>
   );
@@ -401,6 +432,18 @@ export function useDebounced<T>(value: T, delay = 400): T {
   return debounced;
 }
 
+/** The API's hints under an error (what to change), one per line. */
+export function ProblemHints({ hints }: { hints: readonly string[] }) {
+  if (!hints.length) return null;
+  return (
+    <ul className="problem-hints">
+      {hints.map((hint) => (
+        <li key={hint}>{hint}</li>
+      ))}
+    </ul>
+  );
+}
+
 /** ErrorAlert with the API's context spelled out (409 status, rule part, field errors): for action buttons. */
 export function ProblemAlert({ error }: { error: unknown }) {
   if (!error) return null;
@@ -409,13 +452,7 @@ export function ProblemAlert({ error }: { error: unknown }) {
     <div className="alert alert-error" role="alert">
       {view.title ? <strong>{view.title} </strong> : null}
       {view.message}
-      {view.hints.length ? (
-        <ul className="problem-hints">
-          {view.hints.map((hint) => (
-            <li key={hint}>{hint}</li>
-          ))}
-        </ul>
-      ) : null}
+      <ProblemHints hints={view.hints} />
     </div>
   );
 }

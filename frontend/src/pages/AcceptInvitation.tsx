@@ -2,7 +2,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { api, call } from "../api/client";
 import { ApiProblem, fieldMessages } from "../api/errors";
-import { AuthShell } from "../components/AuthShell";
+import { AuthForm, AuthShell } from "../components/AuthShell";
 import { Button, ErrorAlert, Field } from "../components/ui";
 import { useForm } from "../components/useForm";
 import { LIMITS, RULES } from "../lib/validation";
@@ -76,34 +76,20 @@ export function AcceptInvitationPage() {
           Ask the person who invited you for a new invitation, or <Link to="/signin">sign in</Link>.
         </p>
       ) : (
-        <form
-          noValidate
-          onSubmit={form.handleSubmit((v) =>
-            accept.mutate({ token, password: v.password, full_name: v.full_name.trim() }),
-          )}
+        <AuthForm
+          onSubmit={form.handleSubmit((v) => accept.mutate({ token, password: v.password, full_name: v.full_name.trim() }))}
+          submitLabel="Accept invitation"
+          busy={accept.isPending}
         >
-          <Field
-            label="Full name"
-            name="full_name"
-            autoComplete="name"
-            value={form.values.full_name}
-            onValueChange={form.set("full_name")}
-            error={form.errors.full_name ?? server.full_name}
-          />
+          <Field label="Full name" autoComplete="name" {...form.field("full_name", server)} />
           <Field
             label="Password"
-            name="password"
             type="password"
             autoComplete="new-password"
             hint={`New here? Choose a password (at least ${LIMITS.passwordMin} characters). Already have an account for the invited email? Enter its password.`}
-            value={form.values.password}
-            onValueChange={form.set("password")}
-            error={form.errors.password ?? server.password}
+            {...form.field("password", server)}
           />
-          <Button type="submit" variant="primary" className="btn-block" busy={accept.isPending}>
-            Accept invitation
-          </Button>
-        </form>
+        </AuthForm>
       )}
       <p className="auth-switch">
         Already signed up? <Link to={`/signin?next=${encodeURIComponent(`/invitations/accept?token=${token}`)}`}>Sign in</Link>{" "}

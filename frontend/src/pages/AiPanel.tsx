@@ -3,11 +3,12 @@
  * saves as inactive drafts (generated_by=ai); the marketer activates the ones to send.
  */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { Link } from "react-router";
 import { api, call, type Schemas, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
-import { Button, Field, Loading, ProblemAlert, SelectField, TextAreaField } from "../components/ui";
+import { Button, Field, Loading, ProblemAlert, ProblemHints, SelectField, TextAreaField } from "../components/ui";
+import { fieldBinder, useCheckedSubmit } from "../components/useForm";
 import { canConfigureAi } from "../lib/abilities";
 import { AI_LIMITS, AI_TONES, checkTone, CUSTOM_TONE, describeAiError, describeQuota, wholeNumberError } from "../lib/ai";
 import { charCount } from "../lib/campaigns";
@@ -42,26 +43,21 @@ export function AiErrorAlert({ error, workspace }: { error: unknown; workspace: 
           <Link to="/settings#ai">Open Settings → AI</Link>
         </>
       ) : null}
-      {view.hints.length ? (
-        <ul className="problem-hints">
-          {view.hints.map((hint) => (
-            <li key={hint}>{hint}</li>
-          ))}
-        </ul>
-      ) : null}
+      <ProblemHints hints={view.hints} />
     </div>
   );
 }
 
+/** The request form, keyed by the API's field names (custom_tone is sent as tone). */
 interface AiForm {
   prompt: string;
   tone: string;
-  customTone: string;
+  custom_tone: string;
   language: string;
   variants: string;
-  includeEmoji: boolean;
-  maxTitle: string;
-  maxBody: string;
+  include_emoji: boolean;
+  max_title: string;
+  max_body: string;
 }
 
 export function AiPanel({
@@ -84,19 +80,18 @@ export function AiPanel({
   const [form, setForm] = useState<AiForm>({
     prompt: "",
     tone: "cheerful",
-    customTone: "",
+    custom_tone: "",
     language: campaign.default_language || "en",
     variants: "3",
-    includeEmoji: false,
-    maxTitle: String(AI_LIMITS.titleMax),
-    maxBody: String(AI_LIMITS.bodyMax),
+    include_emoji: false,
+    max_title: String(AI_LIMITS.titleMax),
+    max_body: String(AI_LIMITS.bodyMax),
   });
-  const [submitted, setSubmitted] = useState(false);
   const [result, setResult] = useState<{ generated: Generated; maxTitle: number; maxBody: number } | null>(null);
   const set = <K extends keyof AiForm>(key: K) => (value: AiForm[K]) => setForm((prev) => ({ ...prev, [key]: value }));
 
   const custom = form.tone === CUSTOM_TONE;
-  const tone = custom ? checkTone(form.customTone) : { tone: form.tone, error: null };
+  const tone = custom ? checkTone(form.custom_tone) : { tone: form.tone, error: null };
   const local = {
     prompt: !form.prompt.trim()
       ? "Say what the notifications are about."
@@ -105,10 +100,10 @@ export function AiPanel({
         : null,
     tone: tone.error,
     language: form.language.trim() ? null : "Give a language tag, e.g. en or hi-IN.",
-    max_title: wholeNumberError(form.maxTitle, AI_LIMITS.titleMin, AI_LIMITS.titleMax),
-    max_body: wholeNumberError(form.maxBody, AI_LIMITS.bodyMin, AI_LIMITS.bodyMax),
+    max_title: wholeNumberError(form.max_title, AI_LIMITS.titleMin, AI_LIMITS.titleMax),
+    max_body: wholeNumberError(form.max_body, AI_LIMITS.bodyMin, AI_LIMITS.bodyMax),
   };
-  const errors: Record<string, string | null> = submitted ? local : {};
+  const { errors, handleSubmit } = useCheckedSubmit(local);
 
   const generate = useMutation({
     mutationFn: (body: GenerateBody) =>
@@ -136,21 +131,19 @@ export function AiPanel({
     onSuccess: onChanged,
   });
   const server = fieldMessages(generate.error);
+  const field = fieldBinder(form, set, errors, server);
 
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setSubmitted(true);
-    if (Object.values(local).some(Boolean)) return;
+  const submit = handleSubmit(() =>
     generate.mutate({
       prompt: form.prompt.trim(),
       tone: tone.tone,
       language: form.language.trim(),
       variants: Number(form.variants),
-      include_emoji: form.includeEmoji,
-      max_title: Number(form.maxTitle),
-      max_body: Number(form.maxBody),
-    });
-  };
+      include_emoji: form.include_emoji,
+      max_title: Number(form.max_title),
+      max_body: Number(form.max_body),
+    }),
+  );
 
   const quota = result?.generated.quota ?? settings.data?.quota;
   const notConfigured = settings.data && !settings.data.configured;
@@ -182,13 +175,10 @@ export function AiPanel({
       <form noValidate onSubmit={submit} aria-label="AI request">
         <TextAreaField
           label="What should the notifications say?"
-          name="prompt"
           rows={3}
           limit={AI_LIMITS.prompt}
           placeholder="e.g. Announce 20% off on sweets this weekend"
-          value={form.prompt}
-          onValueChange={set("prompt")}
-          error={errors.prompt ?? server.prompt}
+          {...field("prompt")}
         />
         <div className="grid-fields">
           <SelectField
@@ -202,55 +192,19 @@ export function AiPanel({
           {custom ? (
             <Field
               label="Your tone"
-              name="custom_tone"
               maxLength={AI_LIMITS.tone + 10}
-              value={form.customTone}
-              onValueChange={set("customTone")}
               hint="One or a few words, e.g. witty."
+              {...field("custom_tone")}
               error={errors.tone ?? server.tone}
             />
           ) : null}
-          <Field
-            label="Language"
-            name="language"
-            value={form.language}
-            onValueChange={set("language")}
-            hint="BCP 47, e.g. en-IN, hi-IN, es-MX."
-            error={errors.language ?? server.language}
-          />
-          <SelectField
-            label="Variants"
-            name="variants"
-            value={form.variants}
-            onValueChange={set("variants")}
-            options={[1, 2, 3, 4, 5].map((n) => ({ value: String(n), label: String(n) }))}
-            error={server.variants}
-          />
-          <Field
-            label="Title at most"
-            name="max_title"
-            type="number"
-            min={AI_LIMITS.titleMin}
-            max={AI_LIMITS.titleMax}
-            value={form.maxTitle}
-            onValueChange={set("maxTitle")}
-            hint="characters"
-            error={errors.max_title ?? server.max_title}
-          />
-          <Field
-            label="Body at most"
-            name="max_body"
-            type="number"
-            min={AI_LIMITS.bodyMin}
-            max={AI_LIMITS.bodyMax}
-            value={form.maxBody}
-            onValueChange={set("maxBody")}
-            hint="characters"
-            error={errors.max_body ?? server.max_body}
-          />
+          <Field label="Language" hint="BCP 47, e.g. en-IN, hi-IN, es-MX." {...field("language")} />
+          <SelectField label="Variants" options={[1, 2, 3, 4, 5].map((n) => ({ value: String(n), label: String(n) }))} {...field("variants")} />
+          <Field label="Title at most" type="number" min={AI_LIMITS.titleMin} max={AI_LIMITS.titleMax} hint="characters" {...field("max_title")} />
+          <Field label="Body at most" type="number" min={AI_LIMITS.bodyMin} max={AI_LIMITS.bodyMax} hint="characters" {...field("max_body")} />
         </div>
         <label className="checkbox">
-          <input type="checkbox" checked={form.includeEmoji} onChange={(event) => set("includeEmoji")(event.target.checked)} />
+          <input type="checkbox" checked={form.include_emoji} onChange={(event) => set("include_emoji")(event.target.checked)} />
           <span>Include emoji</span>
         </label>
         <div className="button-row">

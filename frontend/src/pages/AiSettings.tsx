@@ -3,11 +3,12 @@
  * API key). The key is write-only: the API says whether one is set and its last four characters.
  */
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { useLocation } from "react-router";
 import { api, call, type Schemas, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
 import { Button, Card, ConfirmDialog, ErrorAlert, Field, Loading, Notice, TextAreaField } from "../components/ui";
+import { fieldBinder, useCheckedSubmit } from "../components/useForm";
 import { canConfigureAi } from "../lib/abilities";
 import { AI_LIMITS, describeQuota, describeStoredKey } from "../lib/ai";
 import { urlError } from "../lib/campaigns";
@@ -54,7 +55,6 @@ function AiSettingsForm({
   const [newKey, setNewKey] = useState("");
   const [replacing, setReplacing] = useState(!settings.api_key_set);
   const [removing, setRemoving] = useState(false);
-  const [submitted, setSubmitted] = useState(false);
   const set = (key: keyof typeof values) => (value: string) => {
     setSaved(null);
     setValues((prev) => ({ ...prev, [key]: value }));
@@ -65,7 +65,7 @@ function AiSettingsForm({
     model: values.model.length > AI_LIMITS.model ? `Use at most ${AI_LIMITS.model} characters.` : null,
     api_key: newKey.length > AI_LIMITS.apiKey ? `Use at most ${AI_LIMITS.apiKey} characters.` : null,
   };
-  const errors: Record<string, string | null> = submitted ? local : {};
+  const { errors, handleSubmit } = useCheckedSubmit(local);
 
   const update = useMutation({
     mutationFn: (body: AiSettingsUpdate) => call(api.PATCH("/api/v1/ai/settings/", { body, headers: wsHeader(workspace.id) })),
@@ -77,11 +77,9 @@ function AiSettingsForm({
     },
   });
   const server = fieldMessages(update.error);
+  const field = fieldBinder(values, set, errors, server);
 
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setSubmitted(true);
-    if (Object.values(local).some(Boolean)) return;
+  const submit = handleSubmit(() => {
     const body: AiSettingsUpdate = {};
     if (values.brand_voice !== settings.brand_voice) body.brand_voice = values.brand_voice;
     if (values.base_url.trim() !== settings.base_url) body.base_url = values.base_url.trim();
@@ -92,7 +90,7 @@ function AiSettingsForm({
       return;
     }
     update.mutate(body);
-  };
+  });
 
   return (
     <>
@@ -107,33 +105,20 @@ function AiSettingsForm({
         <fieldset className="plain" disabled={!editable}>
           <TextAreaField
             label="Brand voice"
-            name="brand_voice"
             rows={3}
             limit={AI_LIMITS.brandVoice}
             hint="How your brand speaks, given to the model with every request (e.g. warm, short sentences, no slang)."
-            value={values.brand_voice}
-            onValueChange={set("brand_voice")}
-            error={errors.brand_voice ?? server.brand_voice}
+            {...field("brand_voice")}
           />
           <div className="grid-fields">
             <Field
               label="Base URL"
-              name="base_url"
               type="url"
               placeholder="https://api.openai.com/v1"
               hint="An OpenAI-compatible endpoint (vLLM, Ollama…). Empty: the platform's."
-              value={values.base_url}
-              onValueChange={set("base_url")}
-              error={errors.base_url ?? server.base_url}
+              {...field("base_url")}
             />
-            <Field
-              label="Model"
-              name="model"
-              hint="Empty: the platform's model."
-              value={values.model}
-              onValueChange={set("model")}
-              error={errors.model ?? server.model}
-            />
+            <Field label="Model" hint="Empty: the platform's model." {...field("model")} />
           </div>
           <fieldset>
             <legend>API key</legend>

@@ -2,17 +2,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
 import { api, type ApiKey, type ApiKeyCreated, call, type Scope, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
-import {
-  Button,
-  Card,
-  ConfirmDialog,
-  CopyButton,
-  EmptyState,
-  ErrorAlert,
-  Field,
-  Loading,
-  PageHeader,
-} from "../components/ui";
+import { DataTable, QueryStatus } from "../components/lists";
+import { Button, Card, ConfirmDialog, CopyButton, ErrorAlert, Field, PageHeader } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { useForm } from "../components/useForm";
 import { formatDateTime, formatRelative, maskedKey } from "../lib/format";
 import { canManageTeam } from "../lib/roles";
@@ -92,12 +84,9 @@ function CreateKeyForm({ workspace, onCreated }: { workspace: Workspace; onCreat
         <ErrorAlert error={Object.keys(server).length ? null : create.error} />
         <Field
           label="Key name"
-          name="name"
           placeholder="Production backend"
           hint={`Up to ${LIMITS.apiKeyName} characters, so you recognise it later.`}
-          value={form.values.name}
-          onValueChange={form.set("name")}
-          error={form.errors.name ?? server.name}
+          {...form.field("name", server)}
         />
         <fieldset className="scopes" aria-describedby={scopeError || server.scopes ? "scope-error" : undefined}>
           <legend>Scopes</legend>
@@ -168,75 +157,44 @@ function KeyList({ workspace }: { workspace: Workspace }) {
     queryFn: () =>
       call(api.GET("/api/v1/api-keys/", { params: { query: { page_size: 500 } }, headers: workspaceHeader(workspace) })),
   });
-  const [revoking, setRevoking] = useState<ApiKey | null>(null);
-  const revoke = useMutation({
+  const revoke = useConfirmedMutation({
     mutationFn: (key: ApiKey) => call(api.DELETE("/api/v1/api-keys/{id}/", { params: { path: { id: key.id } }, headers: workspaceHeader(workspace) })),
-    onSuccess: async () => {
-      setRevoking(null);
-      await queryClient.invalidateQueries({ queryKey: workspaceKeys.apiKeys(workspace.id) });
-    },
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: workspaceKeys.apiKeys(workspace.id) }),
   });
   const rows = keys.data?.results ?? [];
+  const revoking = revoke.target;
 
   return (
     <Card title="Active keys">
-      {keys.isLoading ? <Loading /> : null}
-      <ErrorAlert error={keys.error} />
-      {keys.isSuccess && rows.length === 0 ? <EmptyState>No API keys yet.</EmptyState> : null}
-      {rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Key</th>
-                <th scope="col">Scopes</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((key) => (
-                <tr key={key.id}>
-                  <td>{key.name}</td>
-                  <td>
-                    <code>{maskedKey(key.prefix)}</code>
-                  </td>
-                  <td>
-                    {key.scopes.map((scope) => (
-                      <span key={scope} className="badge">
-                        {scope}
-                      </span>
-                    ))}
-                  </td>
-                  <td>{formatDateTime(key.created_at)}</td>
-                  <td title={formatDateTime(key.last_used_at)}>{formatRelative(key.last_used_at)}</td>
-                  <td className="actions">
-                    <Button variant="danger" onClick={() => setRevoking(key)} aria-label={`Revoke key ${key.name}`}>
-                      Revoke
-                    </Button>
-                  </td>
-                </tr>
+      <QueryStatus query={keys} isEmpty={rows.length === 0} empty="No API keys yet." />
+      <DataTable
+        columns={["Name", "Key", "Scopes", "Created", "Last used"]}
+        actions
+        rows={rows}
+        row={(key) => (
+          <tr key={key.id}>
+            <td>{key.name}</td>
+            <td>
+              <code>{maskedKey(key.prefix)}</code>
+            </td>
+            <td>
+              {key.scopes.map((scope) => (
+                <span key={scope} className="badge">
+                  {scope}
+                </span>
               ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <ConfirmDialog
-        open={revoking !== null}
-        title="Revoke API key?"
-        confirmLabel="Revoke key"
-        busy={revoke.isPending}
-        error={revoke.error}
-        onCancel={() => {
-          setRevoking(null);
-          revoke.reset();
-        }}
-        onConfirm={() => revoking && revoke.mutate(revoking)}
-      >
+            </td>
+            <td>{formatDateTime(key.created_at)}</td>
+            <td title={formatDateTime(key.last_used_at)}>{formatRelative(key.last_used_at)}</td>
+            <td className="actions">
+              <Button variant="danger" onClick={() => revoke.ask(key)} aria-label={`Revoke key ${key.name}`}>
+                Revoke
+              </Button>
+            </td>
+          </tr>
+        )}
+      />
+      <ConfirmDialog {...revoke.dialog} title="Revoke API key?" confirmLabel="Revoke key">
         <p>
           Requests signed with <strong>{revoking?.name}</strong> (<code>{revoking ? maskedKey(revoking.prefix) : ""}</code>) will
           be refused at once. This cannot be undone.

@@ -2,8 +2,8 @@ import { useMutation } from "@tanstack/react-query";
 import { Link, useNavigate, useSearchParams } from "react-router";
 import { api, call } from "../api/client";
 import { fieldMessages } from "../api/errors";
-import { AuthShell } from "../components/AuthShell";
-import { Button, ErrorAlert, Field } from "../components/ui";
+import { AuthForm, AuthShell } from "../components/AuthShell";
+import { ErrorAlert, Field } from "../components/ui";
 import { useForm } from "../components/useForm";
 import { safeNext } from "../lib/navigation";
 import { LIMITS, RULES } from "../lib/validation";
@@ -26,32 +26,15 @@ export function SignInPage() {
 
   return (
     <AuthShell title="Sign in" subtitle="Welcome back to your push campaigns.">
-      <form noValidate onSubmit={form.handleSubmit((v) => login.mutate({ email: v.email.trim(), password: v.password }))}>
+      <AuthForm
+        onSubmit={form.handleSubmit((v) => login.mutate({ email: v.email.trim(), password: v.password }))}
+        submitLabel="Sign in"
+        busy={login.isPending}
+      >
         <ErrorAlert error={login.error} />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          value={form.values.email}
-          onValueChange={form.set("email")}
-          error={form.errors.email ?? server.email}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          value={form.values.password}
-          onValueChange={form.set("password")}
-          error={form.errors.password ?? server.password}
-        />
-        <Button type="submit" variant="primary" className="btn-block" busy={login.isPending}>
-          Sign in
-        </Button>
-      </form>
+        <Field label="Email" type="email" autoComplete="email" required {...form.field("email", server)} />
+        <Field label="Password" type="password" autoComplete="current-password" required {...form.field("password", server)} />
+      </AuthForm>
       <p className="auth-switch">
         New to PushPilot? <Link to={registerLink}>Create an account</Link>
       </p>
@@ -79,46 +62,23 @@ export function RegisterPage() {
 
   return (
     <AuthShell title="Create your account" subtitle="Then create a workspace for your team.">
-      <form
-        noValidate
-        onSubmit={form.handleSubmit((v) =>
-          register.mutate({ email: v.email.trim(), password: v.password, full_name: v.full_name.trim() }),
-        )}
+      <AuthForm
+        onSubmit={form.handleSubmit((v) => register.mutate({ email: v.email.trim(), password: v.password, full_name: v.full_name.trim() }))}
+        submitLabel="Create account"
+        busy={register.isPending}
       >
         <ErrorAlert error={register.error} />
-        <Field
-          label="Full name"
-          name="full_name"
-          autoComplete="name"
-          value={form.values.full_name}
-          onValueChange={form.set("full_name")}
-          error={form.errors.full_name ?? server.full_name}
-        />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          value={form.values.email}
-          onValueChange={form.set("email")}
-          error={form.errors.email ?? server.email}
-        />
+        <Field label="Full name" autoComplete="name" {...form.field("full_name", server)} />
+        <Field label="Email" type="email" autoComplete="email" required {...form.field("email", server)} />
         <Field
           label="Password"
-          name="password"
           type="password"
           autoComplete="new-password"
           required
           hint={`At least ${LIMITS.passwordMin} characters; not a common password.`}
-          value={form.values.password}
-          onValueChange={form.set("password")}
-          error={form.errors.password ?? server.password}
+          {...form.field("password", server)}
         />
-        <Button type="submit" variant="primary" className="btn-block" busy={register.isPending}>
-          Create account
-        </Button>
-      </form>
+      </AuthForm>
       <p className="auth-switch">
         Already have an account? <Link to="/signin">Sign in</Link>
       </p>

@@ -8,6 +8,7 @@ import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, call, type Schemas, type Workspace } from "../api/client";
 import { LineChart } from "../components/charts";
+import { DataTable } from "../components/lists";
 import { Button, Card, EmptyState, ErrorAlert, Field, Loading, PageHeader, SelectField, StatTile, StatusBadge } from "../components/ui";
 import {
   type AbTest,
@@ -41,6 +42,8 @@ type Granularity = "" | "hour" | "day";
 type Dimension = "variant" | "language" | "platform" | "run";
 
 const DEFAULT_METRICS: SeriesMetric[] = ["sent", "delivered", "opened", "clicked"];
+/** The counts of the breakdown table, in funnel order (its rates follow them). */
+const BREAKDOWN_COUNTS = ["targeted", "sent", "delivered", "opened", "clicked", "failed", "invalid", "suppressed"] as const;
 const DIMENSIONS: { value: Dimension; label: string }[] = [
   { value: "variant", label: "Variant" },
   { value: "language", label: "Language" },
@@ -271,49 +274,32 @@ function Breakdowns({ stats }: { stats: Stats }) {
           </label>
         ))}
       </div>
-      {rows.length === 0 ? (
-        <EmptyState>Nothing to break down yet: the campaign has not sent anything.</EmptyState>
-      ) : (
-        <div className="table-wrap">
-          <table className="numbers">
-            <caption className="visually-hidden">By {dimension}</caption>
-            <thead>
-              <tr>
-                <th scope="col">{DIMENSIONS.find((d) => d.value === dimension)?.label}</th>
-                {(["targeted", "sent", "delivered", "opened", "clicked", "failed", "invalid", "suppressed"] as const).map((key) => (
-                  <th key={key} scope="col">
-                    {METRIC_LABELS[key]}
-                  </th>
-                ))}
-                <th scope="col">Delivery</th>
-                <th scope="col">Open</th>
-                <th scope="col">CTR</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((row) => (
-                <tr key={row.key}>
-                  <th scope="row">
-                    {dimension === "run" ? (
-                      <>
-                        <Link to={`/notifications/${row.key}`}>{row.label}</Link> <StatusBadge status={runs.get(row.key)?.status ?? ""} />
-                      </>
-                    ) : (
-                      row.label
-                    )}
-                  </th>
-                  {(["targeted", "sent", "delivered", "opened", "clicked", "failed", "invalid", "suppressed"] as const).map((key) => (
-                    <td key={key}>{row[key].toLocaleString()}</td>
-                  ))}
-                  <td>{formatRate(row.delivery_rate)}</td>
-                  <td>{formatRate(row.open_rate)}</td>
-                  <td>{formatRate(row.click_through_rate)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {rows.length === 0 ? <EmptyState>Nothing to break down yet: the campaign has not sent anything.</EmptyState> : null}
+      <DataTable
+        className="numbers"
+        caption={`By ${dimension}`}
+        columns={[DIMENSIONS.find((d) => d.value === dimension)?.label ?? "", ...BREAKDOWN_COUNTS.map((key) => METRIC_LABELS[key] ?? key), "Delivery", "Open", "CTR"]}
+        rows={rows}
+        row={(row) => (
+          <tr key={row.key}>
+            <th scope="row">
+              {dimension === "run" ? (
+                <>
+                  <Link to={`/notifications/${row.key}`}>{row.label}</Link> <StatusBadge status={runs.get(row.key)?.status ?? ""} />
+                </>
+              ) : (
+                row.label
+              )}
+            </th>
+            {BREAKDOWN_COUNTS.map((key) => (
+              <td key={key}>{row[key].toLocaleString()}</td>
+            ))}
+            <td>{formatRate(row.delivery_rate)}</td>
+            <td>{formatRate(row.open_rate)}</td>
+            <td>{formatRate(row.click_through_rate)}</td>
+          </tr>
+        )}
+      />
     </Card>
   );
 }

@@ -1,9 +1,12 @@
 /** The copy of a campaign: contents per language and A/B variant, with limits, activation and templates. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { api, call, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
-import { Button, Card, ConfirmDialog, EmptyState, ErrorAlert, Field, Loading, ProblemAlert, TextAreaField, useDebounced } from "../components/ui";
+import { DataTable, QueryStatus } from "../components/lists";
+import { Button, Card, ConfirmDialog, Field, ProblemAlert, TextAreaField, useDebounced } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
+import { fieldBinder, useCheckedSubmit } from "../components/useForm";
 import { canUseAi, canWriteCampaigns } from "../lib/abilities";
 import { campaignVerbs, CONTENT_LIMITS, urlError, variantShares } from "../lib/campaigns";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
@@ -15,7 +18,6 @@ export function CampaignContents({ workspace, campaign }: { workspace: Workspace
   const [editing, setEditing] = useState<Content | "new" | null>(null);
   const [picking, setPicking] = useState(false);
   const [writing, setWriting] = useState(false);
-  const [deleting, setDeleting] = useState<Content | null>(null);
   const writable = canWriteCampaigns(workspace.role) && campaignVerbs(campaign.status, campaign.schedule_type).editContent;
   const headers = wsHeader(workspace.id);
   const contents = useQuery({
@@ -38,16 +40,14 @@ export function CampaignContents({ workspace, campaign }: { workspace: Workspace
       ),
     onSuccess: refresh,
   });
-  const remove = useMutation({
+  const remove = useConfirmedMutation({
     mutationFn: (content: Content) =>
       call(api.DELETE("/api/v1/campaigns/{campaign_pk}/contents/{id}/", { params: { path: { campaign_pk: campaign.id, id: content.id } }, headers })),
-    onSuccess: async () => {
-      setDeleting(null);
-      await refresh();
-    },
+    onSuccess: refresh,
   });
   const rows = contents.data?.results ?? [];
   const shares = variantShares(rows);
+  const deleting = remove.target;
 
   return (
     <Card title="Contents">
@@ -55,75 +55,58 @@ export function CampaignContents({ workspace, campaign }: { workspace: Workspace
         One content per language and A/B variant; active variants of a language share its traffic by weight. Title up to {CONTENT_LIMITS.title}{" "}
         characters, body up to {CONTENT_LIMITS.body}; <code>{"{{ first_name | default: \"there\" }}"}</code> personalizes from subscriber attributes.
       </p>
-      {contents.isLoading ? <Loading /> : null}
-      <ErrorAlert error={contents.error} />
+      <QueryStatus query={contents} isEmpty={rows.length === 0} empty="No content yet: add the title and body people will see." />
       <ProblemAlert error={toggle.error} />
-      {contents.isSuccess && rows.length === 0 ? <EmptyState>No content yet: add the title and body people will see.</EmptyState> : null}
-      {rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Contents</caption>
-            <thead>
-              <tr>
-                <th scope="col">Language</th>
-                <th scope="col">Variant</th>
-                <th scope="col">Share</th>
-                <th scope="col">Copy</th>
-                <th scope="col">Active</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((content) => (
-                <tr key={content.id} className={content.is_active ? "" : "inactive"}>
-                  <td>{content.language}</td>
-                  <td>
-                    <span className="badge">{content.variant}</span>
-                    {content.generated_by === "ai" ? <span className="badge">AI</span> : null}
-                  </td>
-                  <td title={`weight ${content.weight}`}>{content.is_active ? `${shares[content.id] ?? 0}%` : "—"}</td>
-                  <td>
-                    <strong>{content.title}</strong>
-                    <div className="muted small">{content.body}</div>
-                  </td>
-                  <td>
-                    {writable ? (
-                      <label className="checkbox">
-                        <input
-                          type="checkbox"
-                          checked={content.is_active}
-                          disabled={toggle.isPending}
-                          onChange={() => toggle.mutate(content)}
-                          aria-label={`Active: ${content.language} variant ${content.variant}`}
-                        />
-                        <span aria-hidden="true">{content.is_active ? "on" : "off"}</span>
-                      </label>
-                    ) : content.is_active ? (
-                      "yes"
-                    ) : (
-                      "no"
-                    )}
-                  </td>
-                  <td className="actions">
-                    {writable ? (
-                      <>
-                        <Button variant="ghost" onClick={() => setEditing(content)} aria-label={`Edit ${content.language} variant ${content.variant}`}>
-                          Edit
-                        </Button>
-                        <Button variant="danger" onClick={() => setDeleting(content)} aria-label={`Delete ${content.language} variant ${content.variant}`}>
-                          Delete
-                        </Button>
-                      </>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <DataTable
+        caption="Contents"
+        columns={["Language", "Variant", "Share", "Copy", "Active"]}
+        actions
+        rows={rows}
+        row={(content) => (
+          <tr key={content.id} className={content.is_active ? "" : "inactive"}>
+            <td>{content.language}</td>
+            <td>
+              <span className="badge">{content.variant}</span>
+              {content.generated_by === "ai" ? <span className="badge">AI</span> : null}
+            </td>
+            <td title={`weight ${content.weight}`}>{content.is_active ? `${shares[content.id] ?? 0}%` : "—"}</td>
+            <td>
+              <strong>{content.title}</strong>
+              <div className="muted small">{content.body}</div>
+            </td>
+            <td>
+              {writable ? (
+                <label className="checkbox">
+                  <input
+                    type="checkbox"
+                    checked={content.is_active}
+                    disabled={toggle.isPending}
+                    onChange={() => toggle.mutate(content)}
+                    aria-label={`Active: ${content.language} variant ${content.variant}`}
+                  />
+                  <span aria-hidden="true">{content.is_active ? "on" : "off"}</span>
+                </label>
+              ) : content.is_active ? (
+                "yes"
+              ) : (
+                "no"
+              )}
+            </td>
+            <td className="actions">
+              {writable ? (
+                <>
+                  <Button variant="ghost" onClick={() => setEditing(content)} aria-label={`Edit ${content.language} variant ${content.variant}`}>
+                    Edit
+                  </Button>
+                  <Button variant="danger" onClick={() => remove.ask(content)} aria-label={`Delete ${content.language} variant ${content.variant}`}>
+                    Delete
+                  </Button>
+                </>
+              ) : null}
+            </td>
+          </tr>
+        )}
+      />
       {writable && editing === null && !picking && !writing ? (
         <div className="button-row">
           <Button variant="primary" onClick={() => setEditing("new")}>
@@ -158,18 +141,7 @@ export function CampaignContents({ workspace, campaign }: { workspace: Workspace
           }}
         />
       ) : null}
-      <ConfirmDialog
-        open={deleting !== null}
-        title="Delete this content?"
-        confirmLabel="Delete content"
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => {
-          setDeleting(null);
-          remove.reset();
-        }}
-        onConfirm={() => deleting && remove.mutate(deleting)}
-      >
+      <ConfirmDialog {...remove.dialog} title="Delete this content?" confirmLabel="Delete content">
         <p>
           “{deleting?.title}” ({deleting?.language}, variant {deleting?.variant}) will no longer be sent.
         </p>
@@ -199,7 +171,6 @@ function ContentForm({
     image_url: content?.image_url ?? "",
   });
   const [active, setActive] = useState(content?.is_active ?? true);
-  const [submitted, setSubmitted] = useState(false);
   const set = (key: keyof typeof values) => (value: string) => setValues((prev) => ({ ...prev, [key]: value }));
   const local = {
     title: !values.title.trim() ? "Write a title." : [...values.title].length > CONTENT_LIMITS.title ? `Use at most ${CONTENT_LIMITS.title} characters.` : null,
@@ -209,7 +180,7 @@ function ContentForm({
     click_url: urlError(values.click_url),
     image_url: urlError(values.image_url),
   };
-  const errors: Record<string, string | null> = submitted ? local : {};
+  const { errors, handleSubmit } = useCheckedSubmit(local);
   const save = useMutation({
     mutationFn: () => {
       const body = {
@@ -230,24 +201,19 @@ function ContentForm({
     onSuccess: () => onDone(true),
   });
   const server = fieldMessages(save.error);
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    setSubmitted(true);
-    if (Object.values(local).some(Boolean)) return;
-    save.mutate();
-  };
+  const field = fieldBinder(values, set, errors, server);
   return (
-    <form className="subform" noValidate onSubmit={submit} aria-label={content ? "Edit content" : "New content"}>
+    <form className="subform" noValidate onSubmit={handleSubmit(() => save.mutate())} aria-label={content ? "Edit content" : "New content"}>
       <h3>{content ? `Edit ${content.language} variant ${content.variant}` : "New content"}</h3>
       <ProblemAlert error={Object.keys(server).some((k) => k in values) ? null : save.error} />
-      <Field label="Title" name="title" limit={CONTENT_LIMITS.title} value={values.title} onValueChange={set("title")} error={errors.title ?? server.title} />
-      <TextAreaField label="Body" name="body" rows={3} limit={CONTENT_LIMITS.body} value={values.body} onValueChange={set("body")} error={errors.body ?? server.body} />
+      <Field label="Title" limit={CONTENT_LIMITS.title} {...field("title")} />
+      <TextAreaField label="Body" rows={3} limit={CONTENT_LIMITS.body} {...field("body")} />
       <div className="grid-fields">
-        <Field label="Language" name="language" value={values.language} onValueChange={set("language")} error={server.language} hint="BCP 47, e.g. en, de, pt-BR." />
-        <Field label="Variant label" name="variant" value={values.variant} onValueChange={set("variant")} error={errors.variant ?? server.variant} hint="A, B… for A/B tests." />
-        <Field label="Weight" name="weight" type="number" min={0} max={CONTENT_LIMITS.weightMax} value={values.weight} onValueChange={set("weight")} error={errors.weight ?? server.weight} />
-        <Field label="Click URL (optional)" name="click_url" type="url" value={values.click_url} onValueChange={set("click_url")} error={errors.click_url ?? server.click_url} />
-        <Field label="Image URL (optional)" name="image_url" type="url" value={values.image_url} onValueChange={set("image_url")} error={errors.image_url ?? server.image_url} />
+        <Field label="Language" hint="BCP 47, e.g. en, de, pt-BR." {...field("language")} />
+        <Field label="Variant label" hint="A, B… for A/B tests." {...field("variant")} />
+        <Field label="Weight" type="number" min={0} max={CONTENT_LIMITS.weightMax} {...field("weight")} />
+        <Field label="Click URL (optional)" type="url" {...field("click_url")} />
+        <Field label="Image URL (optional)" type="url" {...field("image_url")} />
       </div>
       <label className="checkbox">
         <input type="checkbox" checked={active} onChange={(event) => setActive(event.target.checked)} />
@@ -293,9 +259,7 @@ function TemplatePicker({ workspace, campaign, onDone }: { workspace: Workspace;
         <Field label="Variant label (optional)" name="template_variant" value={variant} onValueChange={setVariant} hint="Needed when the language already has this variant." />
       </div>
       <ProblemAlert error={apply.error} />
-      {templates.isLoading ? <Loading /> : null}
-      <ErrorAlert error={templates.error} />
-      {templates.isSuccess && rows.length === 0 ? <EmptyState>No template matches.</EmptyState> : null}
+      <QueryStatus query={templates} isEmpty={rows.length === 0} empty="No template matches." />
       {rows.length > 0 ? (
         <ul className="template-list">
           {rows.map((template) => (

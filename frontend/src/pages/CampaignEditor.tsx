@@ -19,6 +19,7 @@ import {
   TextAreaField,
   useDebounced,
 } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { canWriteCampaigns } from "../lib/abilities";
 import {
   type AudienceForm,
@@ -72,12 +73,11 @@ function NewCampaign({ workspace }: { workspace: Workspace }) {
 function ExistingCampaign({ workspace, id }: { workspace: Workspace; id: string }) {
   const queryClient = useQueryClient();
   const navigate = useNavigate();
-  const [deleting, setDeleting] = useState(false);
   const campaign = useQuery({
     queryKey: wsKeys.campaign(workspace.id, id),
     queryFn: () => call(api.GET("/api/v1/campaigns/{id}/", { params: { path: { id } }, headers: wsHeader(workspace.id) })),
   });
-  const remove = useMutation({
+  const remove = useConfirmedMutation({
     mutationFn: () => call(api.DELETE("/api/v1/campaigns/{id}/", { params: { path: { id } }, headers: wsHeader(workspace.id) })),
     onSuccess: async () => {
       await queryClient.invalidateQueries({ queryKey: wsKeys.campaigns(workspace.id) });
@@ -113,7 +113,7 @@ function ExistingCampaign({ workspace, id }: { workspace: Workspace; id: string 
               Runs
             </Link>
             {writer && verbs.remove ? (
-              <Button variant="danger" onClick={() => setDeleting(true)}>
+              <Button variant="danger" onClick={() => remove.ask(true)}>
                 Delete draft
               </Button>
             ) : null}
@@ -124,18 +124,7 @@ function ExistingCampaign({ workspace, id }: { workspace: Workspace; id: string 
       <DetailsCard key={data.id} workspace={workspace} campaign={data} onSaved={onSaved} />
       <CampaignContents workspace={workspace} campaign={data} />
       <CampaignSchedule workspace={workspace} campaign={data} onChanged={onSaved} />
-      <ConfirmDialog
-        open={deleting}
-        title="Delete this draft?"
-        confirmLabel="Delete draft"
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => {
-          setDeleting(false);
-          remove.reset();
-        }}
-        onConfirm={() => remove.mutate()}
-      >
+      <ConfirmDialog {...remove.dialog} title="Delete this draft?" confirmLabel="Delete draft">
         <p>
           <strong>{data.name}</strong> and its contents are removed. This cannot be undone.
         </p>

@@ -7,6 +7,7 @@ import { TimezoneField } from "../components/TimezoneField";
 import {
   Button,
   Card,
+  CheckboxGroup,
   ConfirmDialog,
   DefinitionList,
   Field,
@@ -346,21 +347,13 @@ function RuleBuilder({
           />
         </div>
         {spec.freq === "WEEKLY" ? (
-          <fieldset className="plain">
-            <legend>On</legend>
-            <div className="checkbox-row">
-              {WEEKDAYS.map((day) => (
-                <label key={day} className="checkbox">
-                  <input
-                    type="checkbox"
-                    checked={spec.weekdays.includes(day)}
-                    onChange={(event) => onSpec({ weekdays: event.target.checked ? [...spec.weekdays, day] : spec.weekdays.filter((d) => d !== day) })}
-                  />
-                  <span>{WEEKDAY_LABELS[day]}</span>
-                </label>
-              ))}
-            </div>
-          </fieldset>
+          <CheckboxGroup
+            legend="On"
+            options={WEEKDAYS}
+            selected={spec.weekdays}
+            onChange={(weekdays) => onSpec({ weekdays })}
+            optionLabel={(day) => WEEKDAY_LABELS[day]}
+          />
         ) : null}
         {spec.freq === "MONTHLY" ? (
           <div className="grid-fields">

@@ -2,25 +2,15 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, call, type Invitation, type InviteRole, type Member, type Role, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
-import {
-  Button,
-  Card,
-  ConfirmDialog,
-  EmptyState,
-  ErrorAlert,
-  Field,
-  Loading,
-  Notice,
-  PageHeader,
-  RoleBadge,
-  SelectField,
-} from "../components/ui";
+import { DataTable, QueryStatus } from "../components/lists";
+import { Button, Card, ConfirmDialog, ErrorAlert, Field, Notice, PageHeader, RoleBadge, SelectField } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { useForm } from "../components/useForm";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { assignableRoles, canManageTeam, ROLE_LABELS } from "../lib/roles";
 import { RULES } from "../lib/validation";
 import { useSession } from "../state/session";
-import { useCurrentWorkspace, workspaceKeys } from "../state/workspace";
+import { useCurrentWorkspace, useMembers, workspaceKeys } from "../state/workspace";
 
 export function MembersPage() {
   const { workspace } = useCurrentWorkspace();
@@ -70,23 +60,13 @@ function InviteForm({ workspace }: { workspace: Workspace }) {
       >
         <Field
           label="Email address"
-          name="email"
           type="email"
           autoComplete="off"
           placeholder="teammate@example.com"
           className="grow"
-          value={form.values.email}
-          onValueChange={form.set("email")}
-          error={form.errors.email ?? server.email}
+          {...form.field("email", server)}
         />
-        <SelectField
-          label="Role"
-          name="role"
-          options={INVITE_ROLES}
-          value={form.values.role}
-          onValueChange={form.set("role")}
-          error={server.role}
-        />
+        <SelectField label="Role" options={INVITE_ROLES} {...form.field("role", server)} />
         <Button type="submit" variant="primary" busy={invite.isPending}>
           Send invitation
         </Button>
@@ -98,71 +78,31 @@ function InviteForm({ workspace }: { workspace: Workspace }) {
 }
 
 function MemberTable({ workspace }: { workspace: Workspace }) {
-  const members = useQuery({
-    queryKey: workspaceKeys.members(workspace.id),
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/workspaces/{workspace_pk}/members/", {
-          params: { path: { workspace_pk: workspace.id }, query: { page_size: 500 } },
-        }),
-      ),
-  });
-  const [removing, setRemoving] = useState<Member | null>(null);
+  const members = useMembers(workspace.id);
   const queryClient = useQueryClient();
-  const remove = useMutation({
+  const remove = useConfirmedMutation({
     mutationFn: (member: Member) =>
       call(
         api.DELETE("/api/v1/workspaces/{workspace_pk}/members/{id}/", {
           params: { path: { workspace_pk: workspace.id, id: member.id } },
         }),
       ),
-    onSuccess: async () => {
-      setRemoving(null);
-      await queryClient.invalidateQueries({ queryKey: workspaceKeys.members(workspace.id) });
-    },
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: workspaceKeys.members(workspace.id) }),
   });
+  const rows = members.data?.results ?? [];
 
   return (
     <Card title="Team">
-      {members.isLoading ? <Loading /> : null}
-      <ErrorAlert error={members.error} />
-      {members.data && members.data.results.length === 0 ? <EmptyState>No members.</EmptyState> : null}
-      {members.data && members.data.results.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Joined</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {members.data.results.map((member) => (
-                <MemberRow key={member.id} workspace={workspace} member={member} onRemove={() => setRemoving(member)} />
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <ConfirmDialog
-        open={removing !== null}
-        title="Remove member?"
-        confirmLabel="Remove"
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => {
-          setRemoving(null);
-          remove.reset();
-        }}
-        onConfirm={() => removing && remove.mutate(removing)}
-      >
+      <QueryStatus query={members} isEmpty={rows.length === 0} empty="No members." />
+      <DataTable
+        columns={["Name", "Email", "Role", "Joined"]}
+        actions
+        rows={rows}
+        row={(member) => <MemberRow key={member.id} workspace={workspace} member={member} onRemove={() => remove.ask(member)} />}
+      />
+      <ConfirmDialog {...remove.dialog} title="Remove member?" confirmLabel="Remove">
         <p>
-          {removing?.user.email} will lose access to {workspace.name} at once. You can invite them again later.
+          {remove.target?.user.email} will lose access to {workspace.name} at once. You can invite them again later.
         </p>
       </ConfirmDialog>
     </Card>
@@ -243,77 +183,42 @@ function PendingInvitations({ workspace }: { workspace: Workspace }) {
         }),
       ),
   });
-  const [revoking, setRevoking] = useState<Invitation | null>(null);
-  const revoke = useMutation({
+  const revoke = useConfirmedMutation({
     mutationFn: (invitation: Invitation) =>
       call(
         api.DELETE("/api/v1/workspaces/{workspace_pk}/invitations/{id}/", {
           params: { path: { workspace_pk: workspace.id, id: invitation.id } },
         }),
       ),
-    onSuccess: async () => {
-      setRevoking(null);
-      await queryClient.invalidateQueries({ queryKey: workspaceKeys.invitations(workspace.id) });
-    },
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: workspaceKeys.invitations(workspace.id) }),
   });
   const rows = invitations.data?.results ?? [];
 
   return (
     <Card title="Pending invitations">
-      {invitations.isLoading ? <Loading /> : null}
-      <ErrorAlert error={invitations.error} />
-      {invitations.isSuccess && rows.length === 0 ? <EmptyState>No pending invitations.</EmptyState> : null}
-      {rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Email</th>
-                <th scope="col">Role</th>
-                <th scope="col">Invited by</th>
-                <th scope="col">Expires</th>
-                <th scope="col">
-                  <span className="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((invitation) => (
-                <tr key={invitation.id}>
-                  <td>{invitation.email}</td>
-                  <td>
-                    <RoleBadge role={invitation.role} />
-                  </td>
-                  <td>{invitation.invited_by?.full_name || invitation.invited_by?.email || "—"}</td>
-                  <td title={formatDateTime(invitation.expires_at)}>{formatRelative(invitation.expires_at)}</td>
-                  <td className="actions">
-                    <Button
-                      variant="danger"
-                      onClick={() => setRevoking(invitation)}
-                      aria-label={`Revoke invitation for ${invitation.email}`}
-                    >
-                      Revoke
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
-      <ConfirmDialog
-        open={revoking !== null}
-        title="Revoke invitation?"
-        confirmLabel="Revoke invitation"
-        busy={revoke.isPending}
-        error={revoke.error}
-        onCancel={() => {
-          setRevoking(null);
-          revoke.reset();
-        }}
-        onConfirm={() => revoking && revoke.mutate(revoking)}
-      >
-        <p>The link sent to {revoking?.email} will stop working.</p>
+      <QueryStatus query={invitations} isEmpty={rows.length === 0} empty="No pending invitations." />
+      <DataTable
+        columns={["Email", "Role", "Invited by", "Expires"]}
+        actions
+        rows={rows}
+        row={(invitation) => (
+          <tr key={invitation.id}>
+            <td>{invitation.email}</td>
+            <td>
+              <RoleBadge role={invitation.role} />
+            </td>
+            <td>{invitation.invited_by?.full_name || invitation.invited_by?.email || "—"}</td>
+            <td title={formatDateTime(invitation.expires_at)}>{formatRelative(invitation.expires_at)}</td>
+            <td className="actions">
+              <Button variant="danger" onClick={() => revoke.ask(invitation)} aria-label={`Revoke invitation for ${invitation.email}`}>
+                Revoke
+              </Button>
+            </td>
+          </tr>
+        )}
+      />
+      <ConfirmDialog {...revoke.dialog} title="Revoke invitation?" confirmLabel="Revoke invitation">
+        <p>The link sent to {revoke.target?.email} will stop working.</p>
       </ConfirmDialog>
     </Card>
   );

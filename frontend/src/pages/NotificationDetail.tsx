@@ -1,8 +1,9 @@
 /** One run: a live progress bar (polled while in flight), timing, top failure reasons, deliveries by status. */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link, useParams } from "react-router";
 import { api, call } from "../api/client";
+import { DataTable, QueryStatus, withAny } from "../components/lists";
 import {
   Button,
   Card,
@@ -17,6 +18,7 @@ import {
   StackedBar,
   StatusBadge,
 } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { canWriteCampaigns } from "../lib/abilities";
 import { formatDateTime } from "../lib/format";
 import { describeEta, donePercent, isFinalStatus, pollInterval, progressSegments, SEGMENT_KEYS, SEGMENT_LABELS, successRate } from "../lib/progress";
@@ -32,12 +34,10 @@ export function NotificationDetailPage() {
   const { workspace } = useCurrentWorkspace();
   const workspaceId = workspace?.id ?? "";
   const queryClient = useQueryClient();
-  const [cancelling, setCancelling] = useState(false);
-  const cancel = useMutation({
+  const cancel = useConfirmedMutation({
     mutationFn: async () =>
       (await call(api.POST("/api/v1/notifications/{id}/cancel/", { params: { path: { id } }, headers: wsHeader(workspaceId) }))) as unknown as NotificationDetail,
-    onSuccess: async (updated) => {
-      setCancelling(false);
+    onSuccess: async (updated: NotificationDetail) => {
       queryClient.setQueryData(wsKeys.notification(workspaceId, id), (previous: NotificationDetail | undefined) => ({ ...previous, ...updated }));
       await queryClient.invalidateQueries({ queryKey: wsKeys.notifications(workspaceId) });
     },
@@ -80,24 +80,13 @@ export function NotificationDetailPage() {
         }
         actions={
           !final && canWriteCampaigns(workspace.role) ? (
-            <Button variant="danger" onClick={() => setCancelling(true)}>
+            <Button variant="danger" onClick={() => cancel.ask(true)}>
               Cancel run
             </Button>
           ) : null
         }
       />
-      <ConfirmDialog
-        open={cancelling}
-        title="Cancel this run?"
-        confirmLabel="Cancel run"
-        busy={cancel.isPending}
-        error={cancel.error}
-        onCancel={() => {
-          setCancelling(false);
-          cancel.reset();
-        }}
-        onConfirm={() => cancel.mutate()}
-      >
+      <ConfirmDialog {...cancel.dialog} title="Cancel this run?" confirmLabel="Cancel run">
         <p>Messages not sent yet are suppressed (reason: cancelled) and nothing more goes out. A batch already at the push service finishes.</p>
       </ConfirmDialog>
       <Card title="Progress">
@@ -139,32 +128,22 @@ export function NotificationDetailPage() {
         />
       </Card>
       <Card title="Top failure reasons">
-        {data.failure_reasons.length === 0 ? (
-          <EmptyState>No failures.</EmptyState>
-        ) : (
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Status</th>
-                <th scope="col">Reason</th>
-                <th scope="col">Deliveries</th>
-              </tr>
-            </thead>
-            <tbody>
-              {data.failure_reasons.map((reason) => (
-                <tr key={`${reason.status}-${reason.code}`}>
-                  <td>
-                    <StatusBadge status={reason.status} />
-                  </td>
-                  <td>
-                    <code>{reason.code}</code>
-                  </td>
-                  <td>{reason.count.toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        {data.failure_reasons.length === 0 ? <EmptyState>No failures.</EmptyState> : null}
+        <DataTable
+          columns={["Status", "Reason", "Deliveries"]}
+          rows={data.failure_reasons}
+          row={(reason) => (
+            <tr key={`${reason.status}-${reason.code}`}>
+              <td>
+                <StatusBadge status={reason.status} />
+              </td>
+              <td>
+                <code>{reason.code}</code>
+              </td>
+              <td>{reason.count.toLocaleString()}</td>
+            </tr>
+          )}
+        />
       </Card>
       <Deliveries workspaceId={workspaceId} id={id} live={!final} />
     </>
@@ -190,55 +169,39 @@ function Deliveries({ workspaceId, id, live }: { workspaceId: string; id: string
   return (
     <Card title="Deliveries">
       <div className="inline-form filters">
-      <SelectField
-        label="Delivery status"
-        name="delivery_status"
-        value={status}
-        onValueChange={(value) => {
-          setStatus(value);
-          setPage(1);
-        }}
-        options={[{ value: "", label: "Any" }, ...DELIVERY_STATUSES.map((s) => ({ value: s, label: s }))]}
-      />
+        <SelectField
+          label="Delivery status"
+          name="delivery_status"
+          value={status}
+          onValueChange={(value) => {
+            setStatus(value);
+            setPage(1);
+          }}
+          options={withAny(DELIVERY_STATUSES)}
+        />
       </div>
-      {deliveries.isLoading ? <Loading /> : null}
-      <ErrorAlert error={deliveries.error} />
-      {deliveries.isSuccess && rows.length === 0 ? <EmptyState>No deliveries{status ? ` with status ${status}` : ""}.</EmptyState> : null}
-      {rows.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="visually-hidden">Deliveries</caption>
-            <thead>
-              <tr>
-                <th scope="col">Subscriber</th>
-                <th scope="col">Status</th>
-                <th scope="col">Variant</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Error</th>
-                <th scope="col">Sent</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((delivery) => (
-                <tr key={delivery.id}>
-                  <td>
-                    <code className="small">{delivery.subscriber_id ?? "—"}</code>
-                  </td>
-                  <td>
-                    <StatusBadge status={delivery.status} />
-                  </td>
-                  <td>
-                    {delivery.language}/{delivery.variant}
-                  </td>
-                  <td>{delivery.attempts}</td>
-                  <td className="details">{delivery.error_code ? `${delivery.error_code}${delivery.error_message ? `: ${delivery.error_message}` : ""}` : "—"}</td>
-                  <td className="nowrap">{formatDateTime(delivery.sent_at)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <QueryStatus query={deliveries} isEmpty={rows.length === 0} empty={`No deliveries${status ? ` with status ${status}` : ""}.`} />
+      <DataTable
+        caption="Deliveries"
+        columns={["Subscriber", "Status", "Variant", "Attempts", "Error", "Sent"]}
+        rows={rows}
+        row={(delivery) => (
+          <tr key={delivery.id}>
+            <td>
+              <code className="small">{delivery.subscriber_id ?? "—"}</code>
+            </td>
+            <td>
+              <StatusBadge status={delivery.status} />
+            </td>
+            <td>
+              {delivery.language}/{delivery.variant}
+            </td>
+            <td>{delivery.attempts}</td>
+            <td className="details">{delivery.error_code ? `${delivery.error_code}${delivery.error_message ? `: ${delivery.error_message}` : ""}` : "—"}</td>
+            <td className="nowrap">{formatDateTime(delivery.sent_at)}</td>
+          </tr>
+        )}
+      />
       <Pager page={page} count={deliveries.data?.count ?? 0} pageSize={PAGE_SIZE} label="Delivery pages" onPage={setPage} />
     </Card>
   );

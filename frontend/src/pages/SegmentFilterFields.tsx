@@ -1,5 +1,5 @@
 /** The segment filter as a form (tags, platform, locale, last seen, attribute equals): segments and inline audiences. */
-import { Button, Field, SelectField } from "../components/ui";
+import { Button, CheckboxGroup, Field, SelectField } from "../components/ui";
 import { type FilterForm, PLATFORMS } from "../lib/segmentFilter";
 import { type App, appLabel } from "./dataHooks";
 
@@ -45,23 +45,7 @@ export function SegmentFilterFields({
           onValueChange={set("lastSeenDays")}
         />
       </div>
-      <fieldset className="plain">
-        <legend>Platforms</legend>
-        <div className="checkbox-row">
-          {PLATFORMS.map((platform) => (
-            <label key={platform} className="checkbox">
-              <input
-                type="checkbox"
-                checked={value.platforms.includes(platform)}
-                onChange={(event) =>
-                  set("platforms")(event.target.checked ? [...value.platforms, platform] : value.platforms.filter((p) => p !== platform))
-                }
-              />
-              <span>{platform}</span>
-            </label>
-          ))}
-        </div>
-      </fieldset>
+      <CheckboxGroup legend="Platforms" options={PLATFORMS} selected={value.platforms} onChange={set("platforms")} />
       <fieldset className="plain attributes">
         <legend>Attributes equal to</legend>
         {value.attributes.map((row, index) => (

@@ -4,6 +4,7 @@ import { type FormEvent, useState } from "react";
 import { api, call, type Workspace } from "../api/client";
 import { fieldMessages } from "../api/errors";
 import { Button, Card, ConfirmDialog, EmptyState, ErrorAlert, Field, Loading, Notice, PageHeader, ProblemAlert, TextAreaField, useDebounced } from "../components/ui";
+import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { canManageAudience } from "../lib/abilities";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
 import { EMPTY_FILTER_FORM, type FilterForm, filterToForm, formToFilter } from "../lib/segmentFilter";
@@ -93,7 +94,6 @@ function SegmentEditor({
   const [form, setForm] = useState<FilterForm>(initialForm ?? { ...EMPTY_FILTER_FORM });
   const [jsonText, setJsonText] = useState(JSON.stringify(segment?.filter ?? {}, null, 2));
   const [saved, setSaved] = useState(false);
-  const [deleting, setDeleting] = useState(false);
 
   let filter: Record<string, unknown> | null = null;
   let jsonError: string | null = null;
@@ -142,7 +142,7 @@ function SegmentEditor({
       onSaved(result);
     },
   });
-  const remove = useMutation({
+  const remove = useConfirmedMutation({
     mutationFn: () =>
       call(
         api.DELETE("/api/v1/segments/{id}/", {
@@ -226,7 +226,7 @@ function SegmentEditor({
               {segment ? "Save segment" : "Create segment"}
             </Button>
             {segment ? (
-              <Button variant="danger" onClick={() => setDeleting(true)}>
+              <Button variant="danger" onClick={() => remove.ask(true)}>
                 Delete segment
               </Button>
             ) : null}
@@ -234,18 +234,7 @@ function SegmentEditor({
         ) : null}
       </form>
       {saved ? <Notice>Segment saved.</Notice> : null}
-      <ConfirmDialog
-        open={deleting}
-        title="Delete this segment?"
-        confirmLabel="Delete segment"
-        busy={remove.isPending}
-        error={remove.error}
-        onCancel={() => {
-          setDeleting(false);
-          remove.reset();
-        }}
-        onConfirm={() => remove.mutate()}
-      >
+      <ConfirmDialog {...remove.dialog} title="Delete this segment?" confirmLabel="Delete segment">
         <p>Campaigns that target “{segment?.name}” will need another audience.</p>
       </ConfirmDialog>
     </Card>

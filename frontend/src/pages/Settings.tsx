@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router";
 import { api, call, type Workspace } from "../api/client";
@@ -9,7 +9,7 @@ import { useForm } from "../components/useForm";
 import { canManageTeam, isOwner } from "../lib/roles";
 import { LIMITS, RULES } from "../lib/validation";
 import { AiSettingsCard } from "./AiSettings";
-import { selectWorkspace, useCurrentWorkspace, workspaceKeys } from "../state/workspace";
+import { selectWorkspace, useCurrentWorkspace, useMembers, workspaceKeys } from "../state/workspace";
 
 export function SettingsPage() {
   const { workspace } = useCurrentWorkspace();
@@ -57,11 +57,8 @@ function GeneralSettings({ workspace }: { workspace: Workspace }) {
         <fieldset disabled={!editable} className="plain">
           <Field
             label="Workspace name"
-            name="name"
             hint={`Up to ${LIMITS.workspaceName} characters.`}
-            value={form.values.name}
-            onValueChange={form.set("name")}
-            error={form.errors.name ?? server.name}
+            {...form.field("name", server)}
           />
           <TimezoneField
             hint="IANA name, e.g. Europe/Paris. Recurring schedules keep their wall-clock time in it."
@@ -86,15 +83,7 @@ function GeneralSettings({ workspace }: { workspace: Workspace }) {
 function TransferOwnership({ workspace }: { workspace: Workspace }) {
   const queryClient = useQueryClient();
   const [userId, setUserId] = useState("");
-  const members = useQuery({
-    queryKey: workspaceKeys.members(workspace.id),
-    queryFn: () =>
-      call(
-        api.GET("/api/v1/workspaces/{workspace_pk}/members/", {
-          params: { path: { workspace_pk: workspace.id }, query: { page_size: 500 } },
-        }),
-      ),
-  });
+  const members = useMembers(workspace.id);
   const candidates = (members.data?.results ?? []).filter((m) => m.role !== "owner");
   const transfer = useMutation({
     mutationFn: (user_id: string) =>

@@ -1,9 +1,10 @@
 /** Devices and browsers of the workspace's apps, filtered by tag, status, platform, app and search. */
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { useSearchParams } from "react-router";
 import { api, call } from "../api/client";
-import { Card, EmptyState, ErrorAlert, Field, Loading, PageHeader, Pager, SelectField, StatusBadge, useDebounced } from "../components/ui";
+import { DataTable, FilterBar, ParamSelect, QueryStatus, withAny } from "../components/lists";
+import { Card, Field, PageHeader, Pager, StatusBadge, useDebounced } from "../components/ui";
+import { useListParams } from "../components/useListParams";
 import { formatDateTime, formatRelative } from "../lib/format";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
 import { PLATFORMS } from "../lib/segmentFilter";
@@ -16,15 +17,15 @@ type Platform = (typeof PLATFORMS)[number];
 
 export function SubscribersPage() {
   const { workspace } = useCurrentWorkspace();
-  const [params, setParams] = useSearchParams();
+  const list = useListParams();
+  const { page, update } = list;
   const workspaceId = workspace?.id ?? "";
   const apps = useApps(workspaceId);
-  const status = (params.get("status") ?? "") as Status | "";
-  const platform = (params.get("platform") ?? "") as Platform | "";
-  const app = params.get("app") ?? "";
-  const page = Math.max(1, Number.parseInt(params.get("page") ?? "1", 10) || 1);
-  const [tag, setTag] = useState(params.get("tag") ?? "");
-  const [search, setSearch] = useState(params.get("search") ?? "");
+  const status = list.get("status") as Status | "";
+  const platform = list.get("platform") as Platform | "";
+  const app = list.get("app");
+  const [tag, setTag] = useState(list.get("tag"));
+  const [search, setSearch] = useState(list.get("search"));
   const typed = useDebounced(JSON.stringify({ tag: tag.trim(), search: search.trim() }), 350);
   const { tag: tagFilter, search: searchFilter } = JSON.parse(typed) as { tag: string; search: string };
 
@@ -52,14 +53,10 @@ export function SubscribersPage() {
       ),
   });
   if (!workspace) return null;
-  const update = (changes: Record<string, string>) => {
-    const next = new URLSearchParams(params);
-    for (const [key, value] of Object.entries(changes)) {
-      if (value) next.set(key, value);
-      else next.delete(key);
-    }
-    if (!("page" in changes)) next.delete("page");
-    setParams(next, { replace: true });
+  // Typed filters apply once typing pauses (debounced above); meanwhile leave a later page at once.
+  const typing = (setValue: (value: string) => void) => (value: string) => {
+    setValue(value);
+    if (page !== 1) update({ page: "" });
   };
   const appNames = new Map((apps.data ?? []).map((a) => [a.id, a.name]));
   const rows = subscribers.data?.results ?? [];
@@ -71,7 +68,7 @@ export function SubscribersPage() {
         description={`Devices and browsers that opted in through the SDK or your backend${subscribers.data ? ` — ${subscribers.data.count.toLocaleString()} match` : ""}.`}
       />
       <Card>
-        <form className="inline-form filters" role="search" aria-label="Filter subscribers" onSubmit={(event) => event.preventDefault()}>
+        <FilterBar label="Filter subscribers" search>
           <Field
             label="Search"
             name="search"
@@ -79,99 +76,53 @@ export function SubscribersPage() {
             className="grow"
             placeholder="Subscriber id or external user id"
             value={search}
-            onValueChange={(value) => {
-              setSearch(value);
-              if (page !== 1) update({ page: "" });
-            }}
+            onValueChange={typing(setSearch)}
           />
-          <Field
-            label="Tag"
-            name="tag"
-            value={tag}
-            onValueChange={(value) => {
-              setTag(value);
-              if (page !== 1) update({ page: "" });
-            }}
-          />
-          <SelectField
-            label="Status"
-            name="status"
-            value={status}
-            onValueChange={(value) => update({ status: value })}
-            options={[{ value: "", label: "Any" }, ...["active", "unsubscribed", "invalid"].map((s) => ({ value: s, label: s }))]}
-          />
-          <SelectField
-            label="Platform"
-            name="platform"
-            value={platform}
-            onValueChange={(value) => update({ platform: value })}
-            options={[{ value: "", label: "Any" }, ...PLATFORMS.map((p) => ({ value: p, label: p }))]}
-          />
-          <SelectField
-            label="App"
-            name="app"
-            value={app}
-            onValueChange={(value) => update({ app: value })}
-            options={[{ value: "", label: "Any" }, ...(apps.data ?? []).map((a) => ({ value: a.id, label: appLabel(a) }))]}
-          />
-        </form>
-        {subscribers.isLoading ? <Loading /> : null}
-        <ErrorAlert error={subscribers.error} />
-        {subscribers.isSuccess && rows.length === 0 ? <EmptyState>No subscriber matches.</EmptyState> : null}
-        {rows.length > 0 ? (
-          <div className="table-wrap">
-            <table>
-              <caption className="visually-hidden">Subscribers</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Subscriber</th>
-                  <th scope="col">App</th>
-                  <th scope="col">Platform</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Tags</th>
-                  <th scope="col">Locale / zone</th>
-                  <th scope="col">Last seen</th>
-                </tr>
-              </thead>
-              <tbody>
-                {rows.map((s) => (
-                  <tr key={s.id}>
-                    <td>
-                      {s.external_user_id ? <strong>{s.external_user_id}</strong> : null}
-                      <div>
-                        <code className="small">{s.id}</code>
-                      </div>
-                    </td>
-                    <td>{appNames.get(s.app_id) ?? "—"}</td>
-                    <td>
-                      {s.platform}
-                      {s.push_service ? <div className="muted small">{s.push_service}</div> : null}
-                    </td>
-                    <td>
-                      <StatusBadge status={s.status} />
-                      {s.status_reason ? <div className="muted small">{s.status_reason}</div> : null}
-                    </td>
-                    <td>
-                      {s.tags.map((t) => (
-                        <span key={t} className="badge">
-                          {t}
-                        </span>
-                      ))}
-                    </td>
-                    <td className="small">
-                      {s.locale || "—"}
-                      <div className="muted">{s.timezone}</div>
-                    </td>
-                    <td className="nowrap" title={formatDateTime(s.last_seen_at)}>
-                      {formatRelative(s.last_seen_at)}
-                    </td>
-                  </tr>
+          <Field label="Tag" name="tag" value={tag} onValueChange={typing(setTag)} />
+          <ParamSelect list={list} label="Status" name="status" options={withAny(["active", "unsubscribed", "invalid"])} />
+          <ParamSelect list={list} label="Platform" name="platform" options={withAny(PLATFORMS)} />
+          <ParamSelect list={list} label="App" name="app" options={withAny((apps.data ?? []).map((a) => ({ value: a.id, label: appLabel(a) })))} />
+        </FilterBar>
+        <QueryStatus query={subscribers} isEmpty={rows.length === 0} empty="No subscriber matches." />
+        <DataTable
+          caption="Subscribers"
+          columns={["Subscriber", "App", "Platform", "Status", "Tags", "Locale / zone", "Last seen"]}
+          rows={rows}
+          row={(s) => (
+            <tr key={s.id}>
+              <td>
+                {s.external_user_id ? <strong>{s.external_user_id}</strong> : null}
+                <div>
+                  <code className="small">{s.id}</code>
+                </div>
+              </td>
+              <td>{appNames.get(s.app_id) ?? "—"}</td>
+              <td>
+                {s.platform}
+                {s.push_service ? <div className="muted small">{s.push_service}</div> : null}
+              </td>
+              <td>
+                <StatusBadge status={s.status} />
+                {s.status_reason ? <div className="muted small">{s.status_reason}</div> : null}
+              </td>
+              <td>
+                {s.tags.map((t) => (
+                  <span key={t} className="badge">
+                    {t}
+                  </span>
                 ))}
-              </tbody>
-            </table>
-          </div>
-        ) : null}
-        <Pager page={page} count={subscribers.data?.count ?? 0} pageSize={PAGE_SIZE} label="Subscriber pages" onPage={(p) => update({ page: p === 1 ? "" : String(p) })} />
+              </td>
+              <td className="small">
+                {s.locale || "—"}
+                <div className="muted">{s.timezone}</div>
+              </td>
+              <td className="nowrap" title={formatDateTime(s.last_seen_at)}>
+                {formatRelative(s.last_seen_at)}
+              </td>
+            </tr>
+          )}
+        />
+        <Pager page={page} count={subscribers.data?.count ?? 0} pageSize={PAGE_SIZE} label="Subscriber pages" onPage={list.goToPage} />
       </Card>
     </>
   );

@@ -24,6 +24,19 @@ export function useWorkspaces() {
   });
 }
 
+/** A workspace's members (the team table, the ownership transfer): one page of up to 500, the API's largest. */
+export function useMembers(workspaceId: string) {
+  return useQuery({
+    queryKey: workspaceKeys.members(workspaceId),
+    queryFn: () =>
+      call(
+        api.GET("/api/v1/workspaces/{workspace_pk}/members/", {
+          params: { path: { workspace_pk: workspaceId }, query: { page_size: 500 } },
+        }),
+      ),
+  });
+}
+
 export function selectWorkspace(id: string | null) {
   if (id) workspaceSelection.set(id);
   else workspaceSelection.clear();
