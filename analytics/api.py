@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -30,6 +30,9 @@ MAX_HOURLY_DAYS = 31
 # Up to this range the series is hourly unless asked otherwise; beyond, daily (workspace timezone).
 HOURLY_UP_TO = timedelta(days=7)
 DEFAULT_RANGE = timedelta(days=30)
+# Far enough from datetime's year 1 and 9999 that local midnights and bucket arithmetic never overflow.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 COUNT_FIELDS = ("targeted", *OUTCOMES, "pending", *EVENTS)
 RATE_FIELDS = ("failed_pct", "delivery_rate", "open_rate", "click_through_rate")
 
@@ -176,6 +179,16 @@ class _CampaignStatsBase(WorkspaceAccessMixin, APIView):
     def series_range(self) -> SeriesRange:
         query = StatsQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
+        for name, value in (
+            ("from", query.validated_data.get("from_")),
+            ("to", query.validated_data.get("to")),
+        ):
+            if value is not None and not EARLIEST <= value <= LATEST:
+                raise ApiError(
+                    f"`{name}` must be between {EARLIEST:%Y} and {LATEST:%Y}.",
+                    code="validation_error",
+                    details={name: [f"Between {EARLIEST.isoformat()} and {LATEST.isoformat()}."]},
+                )
         end = query.validated_data.get("to") or timezone.now()
         start = query.validated_data.get("from_") or end - DEFAULT_RANGE
         if start >= end:
@@ -237,6 +250,17 @@ class _Echo:
         return value
 
 
+# A cell starting with one of these is a formula to Excel, LibreOffice and Google Sheets (OWASP "CSV
+# injection"); a leading apostrophe makes it text. Variant names may start with "-".
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value):
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def csv_rows(stats: dict):
     yield ["section", "key", *COUNT_FIELDS, *RATE_FIELDS]
     yield ["total", stats["campaign_id"], *(stats[f] for f in COUNT_FIELDS + RATE_FIELDS)]
@@ -275,7 +299,8 @@ class CampaignExportView(_CampaignStatsBase):
         stats = self.stats()
         writer = csv.writer(_Echo())
         response = StreamingHttpResponse(
-            (writer.writerow(row) for row in csv_rows(stats)), content_type="text/csv; charset=utf-8"
+            (writer.writerow([csv_cell(cell) for cell in row]) for row in csv_rows(stats)),
+            content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="campaign-{stats["campaign_id"]}.csv"'
         return response

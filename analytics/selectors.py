@@ -15,7 +15,10 @@ Definitions (the API documents the same):
   ``open_rate = opened / delivered``, ``click_through_rate = clicked / delivered``.
 * Breakdowns by variant, language and platform add up to the totals: messages that never reached
   content selection (subscriber suppressed when the run was produced, a run stopped before its
-  batch) have no variant, language or platform and are reported under ``null``.
+  batch) have no variant or language and are reported under ``null``; so is what a run counted
+  but no rollup holds (runs recorded before analytics existed).
+* The series sums the hourly rollups (UTC hours) of ``from`` ≤ hour < ``to``; a daily point is the
+  hours that start on that day in the workspace's timezone.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import Min, Sum
 from django.utils import timezone
 
@@ -182,6 +186,18 @@ def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> tuple[float | None, 
     return z, math.erfc(abs(z) / math.sqrt(2))
 
 
+# The campaign's rollups summed per run and per dimension in one pass, in PostgreSQL: a campaign that
+# ran hourly for a year has a million rollup rows, and they never cross the wire one by one.
+# GROUPING() has a bit set for each column a row is *not* grouped by (notification_id first).
+_BREAKDOWN_SQL = """
+SELECT GROUPING(notification_id, variant, language, platform), notification_id, variant, language, platform,
+       metric, sum(count)::bigint
+FROM {rollup} WHERE campaign_id = %s
+GROUP BY GROUPING SETS ((notification_id, metric), (variant, metric), (language, metric), (platform, metric))
+"""
+_GROUPING_SETS = {0b0111: "run", 0b1011: "variant", 0b1101: "language", 0b1110: "platform"}
+
+
 def campaign_stats(*, campaign, workspace, series: SeriesRange) -> dict:
     """Totals, breakdowns (variant, language, platform, run), a series and the A/B result."""
     from campaigns.pipeline_models import Notification
@@ -219,25 +235,32 @@ def campaign_stats(*, campaign, workspace, series: SeriesRange) -> dict:
         "language": defaultdict(_zero),
         "platform": defaultdict(_zero),
     }
-    buckets: dict[datetime, dict] = {}
-    starts = _bucket_starts(series, zone)
-    for start in starts:
-        buckets[start] = dict.fromkeys(SERIES_METRICS, 0)
     rolled = dict.fromkeys(OUTCOMES, 0)
-    rows = (
-        HourlyRollup.objects.filter(campaign_id=campaign.pk)
-        .values_list("hour", "notification_id", "variant", "language", "platform", "metric", "count")
-        .iterator(chunk_size=5000)
+    with connection.cursor() as cursor:
+        cursor.execute(_BREAKDOWN_SQL.format(rollup=HourlyRollup._meta.db_table), [campaign.pk])
+        for grouping, run_id, variant, language, platform, metric, count in cursor.fetchall():
+            by = _GROUPING_SETS[grouping]
+            if by == "run":
+                if metric in EVENTS:
+                    totals[metric] += count
+                    if run_id in per_run:
+                        per_run[run_id][metric] += count
+                else:
+                    rolled[metric] += count
+            else:
+                key = {"variant": variant, "language": language, "platform": platform}[by]
+                dimensions[by][key][metric] += count
+
+    starts = _bucket_starts(series, zone)
+    buckets: dict[datetime, dict] = {start: dict.fromkeys(SERIES_METRICS, 0) for start in starts}
+    hourly = (
+        HourlyRollup.objects.filter(campaign_id=campaign.pk, hour__gte=starts[0], hour__lt=series.end)
+        .values_list("hour", "metric")
+        .annotate(n=Sum("count"))
+        if starts
+        else []
     )
-    for hour, run_id, variant, language, platform, metric, count in rows:
-        if metric in EVENTS:
-            totals[metric] += count
-            if run_id in per_run:
-                per_run[run_id][metric] += count
-        else:
-            rolled[metric] += count
-        for name, key in (("variant", variant), ("language", language), ("platform", platform)):
-            dimensions[name][key][metric] += count
+    for hour, metric, count in hourly:
         local = hour.astimezone(zone)
         bucket = buckets.get(local if series.granularity == "hour" else _local_midnight(local.date(), zone))
         if bucket is not None:

@@ -53,7 +53,7 @@ class Reason:
     WRONG_APP = "wrong_app"  # a delivery of another app of this workspace
     NOT_SENT = "not_sent"  # the delivery failed, was invalid or suppressed
     INVALID_OCCURRED_AT = "invalid_occurred_at"
-    TOO_OLD = "too_old"
+    TOO_OLD = "too_old"  # occurred, or its message was sent, before the retention window
     INVALID_METADATA = "invalid_metadata"
 
 
@@ -101,8 +101,11 @@ WITH v AS (
         AS v(event_type varchar, delivery_id uuid, occurred_at timestamptz, metadata_json jsonb)
 ),
 found AS (
+    -- `recent`: a message older than the retention may have had its events pruned already; a replay
+    -- of its token would then be inserted and counted again.
     SELECT d.id, d.notification_id, n.campaign_id, n.app_id, d.subscriber_id, d.status, d.variant, d.language,
-           COALESCE(s.platform, '') AS platform, left(COALESCE(s.external_user_id, ''), 255) AS external_user_id
+           COALESCE(s.platform, '') AS platform, left(COALESCE(s.external_user_id, ''), 255) AS external_user_id,
+           d.created_at, d.created_at >= %(oldest)s AS recent
     FROM {deliveries} d JOIN {runs} n ON n.id = d.notification_id LEFT JOIN {subscribers} s ON s.id = d.subscriber_id
     WHERE d.id IN (SELECT delivery_id FROM v)
 ),
@@ -110,9 +113,11 @@ inserted AS (
     INSERT INTO {events} (event_type, delivery_id, notification_id, campaign_id, subscriber_id, variant, language,
                           platform, external_user_id, occurred_at, received_at, metadata_json, counted)
     SELECT v.event_type, v.delivery_id, f.notification_id, f.campaign_id, f.subscriber_id, f.variant, f.language,
-           f.platform, f.external_user_id, v.occurred_at, %(now)s, v.metadata_json, f.status = 'sent'
+           -- Nothing happens to a message before it exists (a device clock far behind).
+           f.platform, f.external_user_id, GREATEST(v.occurred_at, f.created_at), %(now)s, v.metadata_json,
+           f.status = 'sent'
     FROM v JOIN found f ON f.id = v.delivery_id
-    WHERE f.app_id = %(app)s AND f.status = ANY(%(insertable)s::varchar[])
+    WHERE f.app_id = %(app)s AND f.recent AND f.status = ANY(%(insertable)s::varchar[])
     ORDER BY v.delivery_id, v.event_type
     ON CONFLICT (delivery_id, event_type) DO NOTHING
     RETURNING delivery_id, event_type, notification_id, campaign_id, variant, language, platform, occurred_at,
@@ -127,9 +132,9 @@ rolled AS (
     ON CONFLICT (notification_id, hour, variant, language, platform, metric)
     DO UPDATE SET count = {rollup}.count + EXCLUDED.count
 )
-SELECT true, id, status, app_id, subscriber_id, notification_id FROM found
+SELECT true, id, status, app_id, subscriber_id, notification_id, recent FROM found
 UNION ALL
-SELECT false, delivery_id, event_type, NULL, NULL, NULL FROM inserted
+SELECT false, delivery_id, event_type, NULL, NULL, NULL, NULL FROM inserted
 """
 
 
@@ -156,7 +161,16 @@ def _metadata(value: Any) -> dict | None:
         return {}
     if not isinstance(value, dict):
         return None
-    if len(json.dumps(value, default=str)) > MAX_METADATA_BYTES:
+    dumped = json.dumps(value, default=str)
+    if len(dumped) > MAX_METADATA_BYTES:
+        return None
+    # PostgreSQL's jsonb refuses NUL and unpaired surrogates (both valid JSON): reject the event, not
+    # the whole batch with a DataError.
+    if "\\u0000" in dumped:
+        return None
+    try:
+        json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
         return None
     return value
 
@@ -208,6 +222,7 @@ class _Found:
     app_id: uuid.UUID
     subscriber_id: uuid.UUID | None
     notification_id: uuid.UUID
+    recent: bool
 
 
 def _insert(cursor, *, app, candidates: list[_Candidate], insertable: list[str], now: datetime):
@@ -243,14 +258,15 @@ def _insert(cursor, *, app, candidates: list[_Candidate], insertable: list[str],
             "rows": json.dumps([rows[key] for key in sorted(rows)], default=str),
             "now": now,
             "app": app.pk,
+            "oldest": now - timedelta(days=retention_days()),
             "insertable": "{" + ",".join(insertable) + "}",
         },
     )
     found: dict[uuid.UUID, _Found] = {}
     inserted: set[tuple[uuid.UUID, str]] = set()
-    for is_found, delivery_id, value, app_id, subscriber_id, notification_id in cursor.fetchall():
+    for is_found, delivery_id, value, app_id, subscriber_id, notification_id, recent in cursor.fetchall():
         if is_found:
-            found[delivery_id] = _Found(value, app_id, subscriber_id, notification_id)
+            found[delivery_id] = _Found(value, app_id, subscriber_id, notification_id, recent)
         else:
             inserted.add((delivery_id, value))
     return found, inserted
@@ -268,6 +284,7 @@ def _ingest(*, app, candidates: list[_Candidate], results: list, now: datetime) 
         if c.delivery_id in found
         and found[c.delivery_id].status == WAITING_STATUS
         and found[c.delivery_id].app_id == app.pk
+        and found[c.delivery_id].recent
     ]
     if waiting:
         # The outcome may be being written right now: take the runs' locks, then read again. In a
@@ -289,6 +306,8 @@ def _ingest(*, app, candidates: list[_Candidate], results: list, now: datetime) 
             reason = Reason.UNKNOWN_DELIVERY
         elif delivery.app_id != app.pk:
             reason = Reason.WRONG_APP
+        elif not delivery.recent:
+            reason = Reason.TOO_OLD
         elif delivery.status not in (COUNTABLE_STATUS, WAITING_STATUS):
             reason = Reason.NOT_SENT
         if reason:

@@ -91,9 +91,10 @@ REASON_CREDENTIALS_UNREADABLE = "credentials_unreadable"
 REASON_MAX_ATTEMPTS = "max_attempts"
 # Claims a little early so a countdown that fires a hair before next_attempt_at is not wasted.
 CLAIM_TOLERANCE = timedelta(seconds=1)
-# Called as f(notification=, rows=, written=, now=) inside the transaction that writes a batch's final
-# outcomes. Analytics registers its rollup writer here (AnalyticsConfig.ready), so campaigns never
-# imports analytics and the counters commit or roll back with the outcomes they count.
+# Called as f(notification=, rows=, written=, now=) inside the transaction that writes final outcomes
+# (a batch's, rows suppressed when produced, a stopped run's), after the run's counters. Analytics
+# registers its rollup writer here (AnalyticsConfig.ready), so campaigns never imports analytics and
+# the counters commit or roll back with the outcomes they count.
 OUTCOME_LISTENERS: list = []
 
 
@@ -331,7 +332,7 @@ _RESERVE_SQL = """
 UPDATE {runs} SET batches_total = batches_total + 1, fanout_cursor = COALESCE(%(cursor)s, fanout_cursor),
        fanout_leased_until = %(lease)s, watchdog_at = %(lease)s, updated_at = %(now)s
 WHERE id = %(run)s
-RETURNING batches_total - 1, stop_reason, stop_message, throttle_per_minute, started_at
+RETURNING batches_total - 1, stop_reason, stop_message, throttle_per_minute, started_at, campaign_id
 """
 
 # The chunk's rows and the run's counters in one statement: an active subscriber is queued (or
@@ -350,14 +351,16 @@ WITH inserted AS (
            %(now)s, %(now)s
     FROM unnest(%(ids)s::uuid[], %(states)s::varchar[]) AS s(subscriber_id, state)
     ON CONFLICT (notification_id, subscriber_id) DO NOTHING
-    RETURNING status
+    RETURNING id, subscriber_id, status, error_code, error_message
 )
 UPDATE {runs} SET
     targeted = targeted + (SELECT count(*) FROM inserted),
     suppressed = suppressed + (SELECT count(*) FROM inserted WHERE status = 'suppressed'),
     failed = failed + (SELECT count(*) FROM inserted WHERE status = 'failed')
 WHERE id = %(run)s
-RETURNING (SELECT count(*) FROM inserted WHERE status = 'queued')
+RETURNING (SELECT count(*) FROM inserted WHERE status = 'queued'),
+          (SELECT json_agg(json_build_array(id, subscriber_id, status, error_code, error_message))
+           FROM inserted WHERE status <> 'queued')
 """
 
 
@@ -389,7 +392,7 @@ def _write_chunk(
             _RESERVE_SQL.format(runs=runs),
             {"cursor": chunk[-1][0], "lease": at + lease(), "now": at, "run": notification_id},
         )
-        batch_no, stop_reason, stop_message, throttle, started_at = cursor.fetchone()
+        batch_no, stop_reason, stop_message, throttle, started_at, campaign_id = cursor.fetchone()
         plan = SimpleNamespace(throttle_per_minute=throttle)
         _size, interval = _batch_plan(plan)
         due = (started_at or at) + timedelta(seconds=batch_no * interval)
@@ -410,7 +413,12 @@ def _write_chunk(
                 "states": pg_array(row[1] for row in chunk),
             },
         )
-        queued = cursor.fetchone()[0]
+        queued, unsent = cursor.fetchone()
+        if unsent:  # suppressed (or failed: a stopped run) without ever being queued
+            run = SimpleNamespace(pk=notification_id, campaign_id=campaign_id)
+            _tell_listeners(
+                run, [(uuid.UUID(i), s and uuid.UUID(s), st, c, m) for i, s, st, c, m in unsent], now=at
+            )
         if queued and publish:
             _dispatch_batch(notification_id, batch_no, due, now=at)
     return batch_no, queued, due, stop_reason or ""
@@ -841,8 +849,6 @@ def _record(
         ]
         if invalid_ids:
             integration_services.subscribers_mark_invalid(subscriber_ids=invalid_ids, reason="provider: gone")
-        for listener in OUTCOME_LISTENERS:
-            listener(notification=notification, rows=rows, written=written, now=now)
         final = {k: counts[k] for k in ("sent", "failed", "invalid", "suppressed") if counts[k]}
         if final:
             update: dict[str, Any] = {name: F(name) + value for name, value in final.items()}
@@ -853,6 +859,9 @@ def _record(
                 Notification.objects.filter(pk=notification.pk).filter(
                     Q(first_sent_at__isnull=True) | Q(first_sent_at__gt=first)
                 ).update(first_sent_at=first)
+        # After the run's counters: every writer locks the run's row before the listeners' locks.
+        for listener in OUTCOME_LISTENERS:
+            listener(notification=notification, rows=rows, written=written, now=now)
         # What is left of this batch (retries, deferrals, rows not yet due) comes back as one task.
         later = Delivery.objects.filter(
             notification_id=notification.pk, batch_no=batch_no, status=DeliveryStatus.QUEUED, lease_owner=""
@@ -1089,31 +1098,71 @@ def _stop_status(reason: str) -> str:
     return DeliveryStatus.SUPPRESSED if reason == REASON_CANCELLED else DeliveryStatus.FAILED
 
 
-def _fail_unsent(notification: Notification, *, now: datetime) -> int:
+_STOP_SQL = """
+UPDATE {table} SET status = %(outcome)s, error_code = %(code)s, error_message = %(message)s, lease_owner = '',
+       leased_until = NULL, updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM {table}
+    WHERE notification_id = %(run)s AND status = 'queued' AND (leased_until IS NULL OR leased_until < %(now)s)
+    LIMIT %(chunk)s FOR UPDATE
+) AND status = 'queued'
+RETURNING id, subscriber_id
+"""
+
+
+def _fail_unsent(notification: Notification, *, now: datetime, chunk: int = 5000) -> int:
     """A stopped run: every queued row nobody is sending right now gets the stop's outcome (failed,
     or suppressed when cancelled) with the stop reason. Rows leased by a batch in flight are left to
-    that batch, which records what the provider answered."""
+    that batch, which records what the provider answered. In chunks, each with its counters and its
+    outcome listeners, so a stopped run of a million messages is neither one huge transaction nor a
+    million rows in memory."""
     notification.refresh_from_db(fields=["stop_reason", "stop_message"])
     outcome = _stop_status(notification.stop_reason)
-    with transaction.atomic():
-        stopped = (
-            Delivery.objects.filter(notification_id=notification.pk, status=DeliveryStatus.QUEUED)
-            .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
-            .update(
-                status=outcome,
-                error_code=notification.stop_reason,
-                error_message=_stopped_message(notification),
-                lease_owner="",
-                leased_until=None,
-                updated_at=now,
-            )
-        )
-        if stopped:
-            counter = "suppressed" if outcome == DeliveryStatus.SUPPRESSED else "failed"
-            Notification.objects.filter(pk=notification.pk).update(
-                **{counter: F(counter) + stopped}, updated_at=now
-            )
-    return stopped
+    counter = "suppressed" if outcome == DeliveryStatus.SUPPRESSED else "failed"
+    message = _stopped_message(notification)
+    total = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _STOP_SQL.format(table=Delivery._meta.db_table),
+                    {
+                        "outcome": outcome,
+                        "code": notification.stop_reason,
+                        "message": message,
+                        "now": now,
+                        "run": notification.pk,
+                        "chunk": chunk,
+                    },
+                )
+                stopped = cursor.fetchall()
+            if stopped:
+                Notification.objects.filter(pk=notification.pk).update(
+                    **{counter: F(counter) + len(stopped)}, updated_at=now
+                )
+                _tell_listeners(
+                    notification,
+                    [(d, s, outcome, notification.stop_reason, message) for d, s in stopped],
+                    now=now,
+                )
+        total += len(stopped)
+        if len(stopped) < chunk:
+            return total
+
+
+def _tell_listeners(notification, outcomes: list[tuple], *, now: datetime) -> None:
+    """Outcomes written outside a batch ((delivery id, subscriber id, status, code, message): rows
+    suppressed when produced, rows of a stopped run) reach the listeners like a batch's."""
+    if not OUTCOME_LISTENERS:
+        return
+    rows = []
+    for delivery_id, subscriber_id, status, code, message in outcomes:
+        row = _Row(id=delivery_id, subscriber_id=subscriber_id, attempts=0)
+        row.final(status, code, message)
+        rows.append(row)
+    written = [(row.status, row.subscriber_id, None) for row in rows]
+    for listener in OUTCOME_LISTENERS:
+        listener(notification=notification, rows=rows, written=written, now=now)
 
 
 def run_cancel(*, notification_id, message: str = "", now: datetime | None = None) -> bool:

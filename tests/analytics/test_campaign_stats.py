@@ -117,8 +117,9 @@ def test_campaign_numbers_add_up_and_rates_come_from_the_same_rows(sent_campaign
     # The series (hourly for the default 30-day range? no: daily) carries the same counts.
     series = stats["series"]
     assert series["granularity"] == "day" and len(series["points"]) in (30, 31)
-    assert sum(p["sent"] for p in series["points"]) == 10
-    assert sum(p["clicked"] for p in series["points"]) == 4
+    # Every outcome is in the series, the suppressed message of the production time included.
+    for name in ("sent", "failed", "invalid", "suppressed", *EVENT_COUNTS):
+        assert sum(p[name] for p in series["points"]) == stats[name], name
 
     # The failed delivery became a `failed` event written by the pipeline; the unsubscribe stuck.
     with schema_context(ws_a.schema_name):
@@ -152,6 +153,24 @@ def test_the_csv_export_streams_the_same_figures(sent_campaign, web_app):
         assert int(record[name]) == stats[name], name
     sections = {row[0] for row in rows if row}
     assert {"total", "variant", "language", "platform", "run", "series", "ab_test"} <= sections
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(
+    api, alice, ws_a, web_app, fake_webpush, pipeline
+):
+    client = api(user=alice, workspace=ws_a)
+    campaign = make_campaign(client, web_app, variants=(("-2-3", 1, "Formula-looking variant"),))
+    web_subscribers(ws_a, web_app, fake_webpush, 2)
+    send_campaign(client, web_app, campaign, pipeline)
+    response = client.get(f"/api/v1/analytics/campaign/{campaign['id']}/export.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    [variant] = [row for row in rows if row and row[0] == "variant"]
+    assert variant[1] == "'-2-3" and int(variant[3]) == 2  # text to a spreadsheet; the figures untouched
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@")]
+    # The JSON keeps the name as it is.
+    stats = client.get(f"/api/v1/analytics/campaign/{campaign['id']}").json()
+    assert [row["variant"] for row in stats["breakdown"]["variant"]] == ["-2-3"]
 
 
 def test_the_ab_result_is_a_two_proportion_z_test_on_click_through():
@@ -196,7 +215,7 @@ def test_the_ab_result_over_the_api_names_a_winner_only_when_significant(sent_ca
     assert ab["z"] == 0.0 and ab["p_value"] == 1.0 and ab["significant"] is False and ab["winner"] is None
 
 
-def test_hourly_series_for_a_short_range_and_bad_ranges_are_400(sent_campaign):
+def test_hourly_series_for_a_short_range_and_bad_ranges_are_400(sent_campaign, ws_a):
     client, campaign_id = sent_campaign["client"], sent_campaign["campaign"]["id"]
     url = f"/api/v1/analytics/campaign/{campaign_id}"
     from django.utils import timezone
@@ -233,6 +252,18 @@ def test_hourly_series_for_a_short_range_and_bad_ranges_are_400(sent_campaign):
     )
     assert_error(client.get(url, {"granularity": "minute"}), 400, "validation_error")
     assert_error(client.get("/api/v1/analytics/campaign/not-a-uuid"), 404)
+    # Dates at datetime's edges are a 400, never an overflow (in a zone west of UTC, too).
+    ws_a.timezone = "America/Los_Angeles"
+    ws_a.save()
+    for edge in (
+        {"to": "0001-01-01T00:00:00Z"},
+        {"from": "0001-01-01T00:00:00Z", "to": "0001-01-02T00:00:00Z"},
+        {"from": "9999-12-31T00:00:00Z", "to": "9999-12-31T23:30:00Z"},
+        {"from": "9999-12-01T00:00:00Z", "to": "9999-12-31T23:30:00Z", "granularity": "day"},
+        {"from": "0001-01-01T00:00:00+14:00"},
+    ):
+        assert_error(client.get(url, edge), 400, "validation_error")
+        assert_error(client.get(f"{url}/export.csv", edge), 400, "validation_error")
 
 
 def test_every_member_and_read_keys_may_read_stats_outsiders_get_404(

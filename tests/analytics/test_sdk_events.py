@@ -3,12 +3,17 @@ once; a bad event is rejected alone; a malformed body is a 400."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.utils import timezone
 from django_tenants.utils import schema_context
+from rest_framework.test import APIClient
 
+from analytics import services
 from analytics.models import AnalyticsEvent
 from campaigns import fanout
 from campaigns.pipeline_models import Delivery
@@ -188,6 +193,60 @@ def test_events_of_a_delivery_that_was_not_sent_are_rejected(ws_a, web_app, fake
         post_events(web_app, [{"delivery": token_for(ws_a, delivery.pk), "type": "delivered"}])
     )
     assert results[0]["reason"] == "not_sent"
+
+
+def test_metadata_postgresql_cannot_store_is_rejected_alone(delivered, ws_a, web_app):
+    token = delivered["tokens"].of(delivered["browsers"][0])
+    # Valid JSON (escaped by json.dumps) that jsonb refuses: a NUL character, an unpaired surrogate.
+    events = [
+        {"delivery": token, "type": "opened", "metadata": {"a": "x\x00"}},
+        {"delivery": token, "type": "clicked", "metadata": {"b": "\ud800"}},
+        {"delivery": token, "type": "delivered", "metadata": {"os": "\u00e9\U0001f600"}},
+    ]
+    body = json.dumps({"events": events})
+    response = APIClient().post(
+        "/sdk/v1/events", body, content_type="application/json", HTTP_X_SDK_KEY=web_app.sdk_key
+    )
+    assert [(r["status"], r.get("reason")) for r in _results(response)] == [
+        ("rejected", "invalid_metadata"),
+        ("rejected", "invalid_metadata"),
+        ("accepted", None),
+    ]
+    with schema_context(ws_a.schema_name):
+        assert AnalyticsEvent.objects.get(event_type="delivered").metadata_json == {"os": "é😀"}
+
+
+def test_a_token_replayed_after_its_events_were_pruned_counts_nothing(delivered, ws_a, web_app, settings):
+    """Events are unique per (delivery, type) only while they are kept: once retention pruned them,
+    the delivery itself is too old to report on."""
+    token = delivered["tokens"].of(delivered["browsers"][0])
+    assert post_events(web_app, [{"delivery": token, "type": "clicked"}]).json()["accepted"] == 1
+    before = rollup_totals(ws_a)
+    later = timezone.now() + timedelta(days=settings.PUSHPILOT_ANALYTICS_RETENTION_DAYS + 1)
+    with schema_context(ws_a.schema_name):
+        assert services.events_prune(now=later).events_deleted == 3  # clicked, opened, delivered
+        results = services.events_ingest(
+            app=web_app, workspace_id=ws_a.pk, events=[{"delivery": token, "type": "clicked"}], now=later
+        )
+    assert [(r.status, r.reason) for r in results] == [("rejected", "too_old")]
+    assert rollup_totals(ws_a) == before
+
+
+def test_an_event_dated_before_its_message_existed_is_counted_when_the_message_was_made(
+    delivered, ws_a, web_app
+):
+    token = delivered["tokens"].of(delivered["browsers"][0])
+    a_week_ago = (timezone.now() - timedelta(days=7)).isoformat()
+    assert (
+        post_events(web_app, [{"delivery": token, "type": "opened", "occurred_at": a_week_ago}]).json()[
+            "accepted"
+        ]
+        == 1
+    )
+    with schema_context(ws_a.schema_name):
+        opened = AnalyticsEvent.objects.get(event_type="opened")
+        created = Delivery.objects.get(pk=opened.delivery_id).created_at
+    assert opened.occurred_at == created
 
 
 def test_malformed_bodies_are_400_and_a_missing_key_401(delivered, web_app):

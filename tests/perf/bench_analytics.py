@@ -36,8 +36,6 @@ import json
 import os
 import random
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -63,18 +61,15 @@ RUNS = 10
 BATCH = 100
 
 
+from tests.perf.bench_tenancy import Server  # noqa: E402 - gunicorn with 2 workers on a free port
+
+
 def log(message: str = "") -> None:
     print(message, flush=True)
 
 
 def verdict(label: str, ok: bool, figure: str) -> str:
     return f"  [{'PASS' if ok else 'FAIL'}] {label}: {figure}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def environment(state_dir: str) -> dict[str, str]:
@@ -130,49 +125,6 @@ class Database:
 
     def close(self) -> None:
         self.admin.close()
-
-
-class Server:
-    """``gunicorn pushpilot.wsgi`` with 2 sync workers on a free loopback port, in its own group."""
-
-    def __init__(self, env: dict[str, str], log_dir: str):
-        self.port = _free_port()
-        self.log_path = Path(log_dir) / "gunicorn.log"
-        cmd = [
-            sys.executable, "-m", "gunicorn", "pushpilot.wsgi",
-            "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-            "--log-level", "warning", "--graceful-timeout", "5",
-        ]  # fmt: skip
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                break
-            with contextlib.suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            time.sleep(0.2)
-        tail = self.log_path.read_text(errors="replace")[-3000:]
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer /healthz:\n{tail}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=5)
-        self._log.close()
 
 
 def request(
@@ -310,9 +262,8 @@ def fill(workspace, app) -> dict:
                 INSERT INTO analytics_hourlyrollup (hour, notification_id, campaign_id, variant, language, platform,
                                                     metric, count)
                 SELECT date_trunc('hour', COALESCE(d.sent_at, d.created_at), 'UTC'), d.notification_id, %s,
-                       d.variant, d.language, CASE WHEN d.variant = '' THEN '' ELSE s.platform END, d.status, count(*)
+                       d.variant, d.language, s.platform, d.status, count(*)
                 FROM campaigns_delivery d JOIN integrations_subscriber s ON s.id = d.subscriber_id
-                WHERE d.status <> 'suppressed' OR d.variant <> ''
                 GROUP BY 1, 2, 4, 5, 6, 7
                 """,
                 [campaign.pk],
@@ -470,7 +421,7 @@ def main() -> int:
         log(f"   {sum(map(len, bodies)):,} request bodies of {BATCH} events prepared")
         connection.set_schema_to_public()
 
-        server = Server(env, tmp)
+        server = Server("analytics", env, tmp)
         # -- 1. ingestion --------------------------------------------------------------------
         log(f"\n== 1. SDK event ingestion: POST /sdk/v1/events, {BATCH} per call, {CLIENTS} clients")
         hz_jobs = [("GET", "/healthz", None, {})] * 2000
