@@ -101,6 +101,10 @@ def _names(ws, crowd, filter_) -> set[str]:
         ({"attributes": {"age": {"range": {"lte": 17}}}}, {"ben"}),
         ({"attributes": {"signup": {"range": {"gte": "2024-01-01"}}}}, {"ada"}),
         ({"attributes": {"plan": {"equals": "pro"}, "age": {"range": {"gte": 30}}}}, {"ada"}),
+        # Bounds become jsonpath literals: exponents, fractions and awkward strings stay values.
+        ({"attributes": {"age": {"range": {"gt": 1.5e1, "lt": 6.4e1}}}}, {"ada", "ben"}),
+        ({"attributes": {"age": {"range": {"gte": -0.5, "lt": 17.5}}}}, {"ben"}),
+        ({"attributes": {"plan": {"range": {"gte": 'p"ro\\', "lt": "zé"}}}}, {"ada", "cat", "dan"}),
         ({"platform": "ios"}, {"cat"}),
         ({"platform": ["web", "android"]}, {"ada", "ben", "dan"}),
         ({"locale": "de"}, {"ada", "ben"}),
