@@ -14,6 +14,7 @@ the limit with an ellipsis rather than letting the platform cut it anywhere.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,8 +75,11 @@ def _unquote(arg: str) -> str:
     return arg
 
 
-def parse(text: str) -> list[Part]:
-    """Split copy into literal strings and placeholders; PersonalizationError lists every problem."""
+@functools.lru_cache(maxsize=1024)
+def parse(text: str) -> tuple[Part, ...]:
+    """Split copy into literal strings and placeholders; PersonalizationError lists every problem.
+
+    Cached: a send renders the same few texts for every subscriber of a batch (parts are immutable)."""
     parts: list[Part] = []
     errors: list[dict] = []
     position = 0
@@ -95,7 +99,7 @@ def parse(text: str) -> list[Part]:
         parts.append(tail)
     if errors:
         raise PersonalizationError(errors)
-    return parts
+    return tuple(parts)
 
 
 def _check_literal(literal: str, errors: list[dict]) -> None:

@@ -613,6 +613,7 @@ def _decide_and_send(
 
     to_send: list[tuple[_Row, Any]] = []
     origins_seen: set[str] = set()
+    language_groups: dict = {}
     for row in rows:
         subscriber = subscribers.get(row.subscriber_id) if row.subscriber_id else None
         if row.subscriber_id is not None:
@@ -645,6 +646,7 @@ def _decide_and_send(
             locale=getattr(subscriber, "locale", None) or None,
             default_language=notification.default_language,
             key=key,
+            groups=language_groups,
         )
         if chosen is None:
             if contents:
@@ -948,7 +950,15 @@ def _content_filter_columns(contents: list) -> dict[str, Any]:
     return columns
 
 
-def _select_content(contents: list, subscriber, *, locale: str | None, default_language: str, key: str):
+def _select_content(
+    contents: list,
+    subscriber,
+    *,
+    locale: str | None,
+    default_language: str,
+    key: str,
+    groups: dict | None = None,
+):
     """The content a subscriber gets. A content with a segment filter is eligible only for the
     subscribers it matches; the language is chosen among the eligible contents (locale, then the
     default language), and within it a matching filtered content wins over the unfiltered ones — a
@@ -959,7 +969,16 @@ def _select_content(contents: list, subscriber, *, locale: str | None, default_l
         eligible = [c for c in contents if c.match_column is None or getattr(subscriber, c.match_column)]
     if not eligible:
         return None
-    group = personalization.contents_for_locale(eligible, locale=locale, default_language=default_language)
+    # A batch asks the same question for most of its subscribers: remember the language group per
+    # (eligible contents, locale) in ``groups`` (one dict per batch).
+    memo = (tuple(map(id, eligible)), locale)
+    group = groups.get(memo) if groups is not None else None
+    if group is None:
+        group = personalization.contents_for_locale(
+            eligible, locale=locale, default_language=default_language
+        )
+        if groups is not None:
+            groups[memo] = group
     targeted = [c for c in group if c.match_column is not None]
     return personalization.pick_variant(targeted or group, key=key)
 

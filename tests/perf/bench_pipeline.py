@@ -800,4 +800,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from tests.perf._signals import cleanup_on_sigterm
+
+    cleanup_on_sigterm()
     sys.exit(main())
