@@ -35,7 +35,6 @@ import io
 import json
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG_SERVER = os.environ.get("PERF_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+from tests.perf._harness import PerfDatabase, perf_environment  # noqa: E402 - after the path fix
+
 DB_NAME = os.environ.get("PERF_ANALYTICS_DATABASE_NAME", "pushpilot_perf_analytics")
 REDIS_DB_URL = os.environ.get("PERF_ANALYTICS_REDIS_URL", "redis://127.0.0.1:6379/12")
 PREFIX = "perfana"
@@ -73,58 +73,21 @@ def verdict(label: str, ok: bool, figure: str) -> str:
 
 
 def environment(state_dir: str) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
     throttle = "100000000/min"
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pushpilot.settings",
-            "DATABASE_URL": f"{PG_SERVER}/{DB_NAME}",
-            "REDIS_URL": REDIS_DB_URL,
-            "PUSHPILOT_QUEUE_PREFIX": PREFIX,
-            "PUSHPILOT_STATE_DIR": state_dir,
-            # Shared with gunicorn: the tokens and JWTs made here must verify there.
-            "SECRET_KEY": secrets.token_hex(32),
-            "PUSHPILOT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "PUSHPILOT_THROTTLE_LOGIN": throttle,
-            "PUSHPILOT_THROTTLE_ANON": throttle,
-            "PUSHPILOT_THROTTLE_SDK": throttle,
-            "PUSHPILOT_THROTTLE_API": throttle,
-            "DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return perf_environment(
+        database=DB_NAME,
+        redis_url=REDIS_DB_URL,
+        prefix=PREFIX,
+        state_dir=state_dir,
+        PUSHPILOT_THROTTLE_LOGIN=throttle,
+        PUSHPILOT_THROTTLE_ANON=throttle,
+        PUSHPILOT_THROTTLE_SDK=throttle,
+        PUSHPILOT_THROTTLE_API=throttle,
     )
-    return dict(os.environ)
 
 
-class Database:
-    def __init__(self):
-        import psycopg
-
-        self.admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
-
-    def create(self) -> None:
-        self.drop()
-        self.admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-    def drop(self) -> None:
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-    @staticmethod
-    def clear_redis() -> None:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_DB_URL)
-        try:
-            keys = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.admin.close()
+def Database() -> PerfDatabase:
+    return PerfDatabase(DB_NAME, redis_url=REDIS_DB_URL, prefix=PREFIX)
 
 
 def request(
@@ -534,7 +497,7 @@ def main() -> int:
         if database is not None:
             with contextlib.suppress(Exception):
                 database.drop()
-            Database.clear_redis()
+            Database().clear_redis()
             database.close()
     log(f"\nsummary (load average now {os.getloadavg()[0]:.2f}):")
     for line in summary:

@@ -55,7 +55,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG_SERVER = os.environ.get("PERF_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+from tests.perf._harness import PerfDatabase, perf_environment  # noqa: E402 - after the path fix
+
 DB_NAME = os.environ.get("PERF_PIPELINE_DATABASE_NAME", "pushpilot_perf_pipeline")
 REDIS_DB_URL = os.environ.get("PERF_PIPELINE_REDIS_URL", "redis://127.0.0.1:6379/13")
 PREFIX = "perfpipe"
@@ -81,57 +82,20 @@ def verdict(label: str, ok: bool, figure: str) -> str:
 
 
 def environment(state_dir: str, webpush, fcm) -> dict[str, str]:
-    from cryptography.fernet import Fernet
-
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pushpilot.settings",
-            "DATABASE_URL": f"{PG_SERVER}/{DB_NAME}",
-            "REDIS_URL": REDIS_DB_URL,
-            "PUSHPILOT_QUEUE_PREFIX": PREFIX,
-            "PUSHPILOT_STATE_DIR": state_dir,
-            "SECRET_KEY": secrets.token_hex(32),
-            "PUSHPILOT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS": webpush.base_url,
-            "PUSHPILOT_FCM_API_URL": fcm.base_url,
-            "PUSHPILOT_PUSH_CA_BUNDLE": fcm.info["ca_file"],
-            "PUSHPILOT_SCHEDULER_TICK_SECONDS": "15",
-            "DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
-            "PYTHONUNBUFFERED": "1",
-        }
+    return perf_environment(
+        database=DB_NAME,
+        redis_url=REDIS_DB_URL,
+        prefix=PREFIX,
+        state_dir=state_dir,
+        PUSHPILOT_WEBPUSH_ALLOWED_ORIGINS=webpush.base_url,
+        PUSHPILOT_FCM_API_URL=fcm.base_url,
+        PUSHPILOT_PUSH_CA_BUNDLE=fcm.info["ca_file"],
+        PUSHPILOT_SCHEDULER_TICK_SECONDS="15",
     )
-    return dict(os.environ)
 
 
-class Database:
-    def __init__(self):
-        import psycopg
-
-        self.admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
-
-    def create(self) -> None:
-        self.drop()
-        self.admin.execute(f'CREATE DATABASE "{DB_NAME}"')
-
-    def drop(self) -> None:
-        self.admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-
-    @staticmethod
-    def clear_redis() -> None:
-        import redis
-
-        client = redis.Redis.from_url(REDIS_DB_URL)
-        try:
-            keys = list(client.scan_iter(match=f"{PREFIX}*", count=1000))
-            keys += list(client.scan_iter(match="_kombu*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.admin.close()
+def Database() -> PerfDatabase:
+    return PerfDatabase(DB_NAME, redis_url=REDIS_DB_URL, prefix=PREFIX)
 
 
 class Process:
@@ -330,7 +294,7 @@ def bench_tick() -> dict:
                 report = dispatch.dispatch_due_jobs()
                 times.append(time.perf_counter() - start)
             assert report.claimed == TICK_DUE, report
-        Database.clear_redis()  # the published run tasks: no worker runs in this section
+        Database().clear_redis()  # the published run tasks: no worker runs in this section
         return times[1:], len(statements)
 
     def analyze() -> None:

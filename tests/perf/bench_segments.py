@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-PG_SERVER = os.environ.get("PERF_PG_SERVER", "postgres://postgres@127.0.0.1:5432")
+from tests.perf._harness import PerfDatabase, perf_environment  # noqa: E402 - after the path fix
+
 DB_NAME = os.environ.get("PERF_SEGMENTS_DATABASE_NAME", "pushpilot_perf_segments")
 SUBSCRIBERS = int(os.environ.get("PERF_SUBSCRIBERS", "1000000"))
 REPEATS = int(os.environ.get("PERF_REPEATS", "7"))
@@ -116,33 +117,20 @@ def timed(fn) -> tuple[float, object]:
 
 
 def main() -> int:
-    import psycopg
-    from cryptography.fernet import Fernet
-
     state = tempfile.mkdtemp(prefix="perfseg-")
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "pushpilot.settings",
-            "DATABASE_URL": f"{PG_SERVER}/{DB_NAME}",
-            "REDIS_URL": "redis://127.0.0.1:6379/11",
-            "PUSHPILOT_QUEUE_PREFIX": "perfseg",
-            "PUSHPILOT_STATE_DIR": state,
-            "SECRET_KEY": secrets.token_hex(32),
-            "PUSHPILOT_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "DEBUG": "false",
-            "LOG_LEVEL": "WARNING",
-        }
+    perf_environment(
+        database=DB_NAME, redis_url="redis://127.0.0.1:6379/11", prefix="perfseg", state_dir=state
     )
-    admin = psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True)
-    admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
-    admin.execute(f'CREATE DATABASE "{DB_NAME}"')
+    database = PerfDatabase(DB_NAME, redis_url="redis://127.0.0.1:6379/11", prefix="perfseg")
+    database.create()
     try:
         return run()
     finally:
         from django.db import connections
 
         connections.close_all()
-        admin.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+        database.drop()
+        database.close()
         log(f"cleaned up: database {DB_NAME} dropped")
 
 
