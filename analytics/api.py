@@ -6,20 +6,20 @@ validated here, figures come from ``analytics.selectors`` (definitions in its do
 from __future__ import annotations
 
 import csv
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
-from rest_framework import exceptions, serializers
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors
 from analytics.selectors import EVENTS, OUTCOMES, SeriesRange
+from campaigns.api import object_by_id
 from campaigns.models import Campaign
 from pushpilot.api.errors import ApiError
 from tenants.access import WorkspaceAccessMixin
@@ -167,14 +167,7 @@ class _CampaignStatsBase(WorkspaceAccessMixin, APIView):
     api_key_scopes = {"get": ApiKeyScope.READ}
 
     def campaign(self) -> Campaign:
-        try:
-            campaign_id = uuid.UUID(str(self.kwargs["campaign_id"]))
-        except ValueError:
-            campaign_id = None  # a malformed id reads the same as a missing campaign: 404
-        campaign = Campaign.objects.filter(pk=campaign_id).first() if campaign_id else None
-        if campaign is None:
-            raise exceptions.NotFound()
-        return campaign
+        return object_by_id(Campaign.objects.all(), self.kwargs["campaign_id"])
 
     def series_range(self) -> SeriesRange:
         query = StatsQuerySerializer(data=self.request.query_params)

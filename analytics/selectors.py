@@ -37,7 +37,7 @@ from analytics.models import HourlyRollup, SentTally
 
 OUTCOMES = ("sent", "failed", "invalid", "suppressed")
 EVENTS = ("delivered", "opened", "clicked", "unsubscribed")
-SERIES_METRICS = ("sent", "failed", "invalid", "suppressed", *EVENTS)
+SERIES_METRICS = (*OUTCOMES, *EVENTS)
 Z_95 = 1.959963984540054
 
 

@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from analytics.models import SDK_EVENT_TYPES, AnalyticsEvent, EventType, HourlyRollup, SentTally
 from campaigns.fanout import delivery_token_read, pg_array
-from campaigns.pipeline_models import Delivery, Notification
+from campaigns.pipeline_models import FINAL_DELIVERY_STATUSES, Delivery, Notification
+from integrations.models import Subscriber, SubscriberStatus
 
 MAX_EVENTS_PER_CALL = 100
 MAX_METADATA_BYTES = 2048
@@ -84,6 +85,17 @@ def retention_days() -> int:
     return max(1, settings.PUSHPILOT_ANALYTICS_RETENTION_DAYS)
 
 
+# The tables the SQL below names, filled in once (unqualified: the search_path picks the workspace).
+_TABLES = {
+    "events": AnalyticsEvent._meta.db_table,
+    "rollup": HourlyRollup._meta.db_table,
+    "tally": SentTally._meta.db_table,
+    "deliveries": Delivery._meta.db_table,
+    "runs": Notification._meta.db_table,
+    "subscribers": Subscriber._meta.db_table,
+}
+
+
 def _lock_runs(cursor, notification_ids) -> None:
     """Orders SDK ingestion and the pipeline's outcome hook for the same run (see the docstring)."""
     for notification_id in sorted({str(n) for n in notification_ids}):
@@ -135,7 +147,7 @@ rolled AS (
 SELECT true, id, status, app_id, subscriber_id, notification_id, recent FROM found
 UNION ALL
 SELECT false, delivery_id, event_type, NULL, NULL, NULL, NULL FROM inserted
-"""
+""".format(**_TABLES)
 
 
 def _parse_occurred_at(value: Any, *, now: datetime) -> datetime | str:
@@ -168,10 +180,12 @@ def _metadata(value: Any) -> dict | None:
     # the whole batch with a DataError.
     if "\\u0000" in dumped:
         return None
-    try:
-        json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return None
+    # Any surrogate, paired or not, is escaped as \udXXX above: only then is a second look needed.
+    if "\\ud" in dumped:
+        try:
+            json.dumps(value, default=str, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return None
     return value
 
 
@@ -192,7 +206,7 @@ def events_ingest(
             results[index] = EventResult(index, "rejected", kind, Reason.UNKNOWN_TYPE)
             continue
         token = event.get("delivery", event.get("token"))
-        parsed = delivery_token_read(token) if isinstance(token, str) else None
+        parsed = delivery_token_read(token)
         # Another workspace's token is indistinguishable from a forged one: nothing is revealed.
         if parsed is None or parsed[0] != workspace_id:
             results[index] = EventResult(index, "rejected", kind, Reason.INVALID_TOKEN)
@@ -228,8 +242,6 @@ class _Found:
 def _insert(cursor, *, app, candidates: list[_Candidate], insertable: list[str], now: datetime):
     """One statement: look the deliveries up, insert the events (and the implied ones) of those of
     ``app`` whose status is ``insertable``, roll up what was inserted. Returns (found, inserted)."""
-    from integrations.models import Subscriber
-
     rows: dict[tuple, dict] = {}
     for c in candidates:
         # One row per (delivery, type), the explicit event winning over an implied one.
@@ -247,19 +259,13 @@ def _insert(cursor, *, app, candidates: list[_Candidate], insertable: list[str],
                 },
             )
     cursor.execute(
-        _INGEST_SQL.format(
-            events=AnalyticsEvent._meta.db_table,
-            rollup=HourlyRollup._meta.db_table,
-            deliveries=Delivery._meta.db_table,
-            runs=Notification._meta.db_table,
-            subscribers=Subscriber._meta.db_table,
-        ),
+        _INGEST_SQL,
         {
             "rows": json.dumps([rows[key] for key in sorted(rows)], default=str),
             "now": now,
             "app": app.pk,
             "oldest": now - timedelta(days=retention_days()),
-            "insertable": "{" + ",".join(insertable) + "}",
+            "insertable": pg_array(insertable),
         },
     )
     found: dict[uuid.UUID, _Found] = {}
@@ -325,7 +331,6 @@ def _ingest(*, app, candidates: list[_Candidate], results: list, now: datetime) 
 
 def _unsubscribe(*, app, subscriber_ids: list) -> None:
     from integrations import services as integration_services
-    from integrations.models import Subscriber, SubscriberStatus
 
     for subscriber in Subscriber.objects.filter(app=app, pk__in=subscriber_ids).exclude(
         status=SubscriberStatus.UNSUBSCRIBED
@@ -382,30 +387,23 @@ FROM (
 GROUP BY 1, 4, 5, 6, 7 ORDER BY 1, 4, 5, 6, 7
 ON CONFLICT (notification_id, hour, variant, language, platform, metric)
 DO UPDATE SET count = {rollup}.count + EXCLUDED.count
-"""
-
-_FINAL = ("sent", "failed", "invalid", "suppressed")
+""".format(**_TABLES)
 
 
 def pipeline_outcomes_record(*, notification, rows, written, now: datetime) -> None:
     """Hook called by ``campaigns.fanout._record`` inside the transaction that writes a batch's
     outcomes: rolls up the rows that were written (``written``: what the guarded UPDATE returned,
     (status, subscriber id, …)), adds ``failed`` events and the workspace's sent tally."""
-    from integrations.models import Subscriber
-
-    landed = {(status, subscriber) for status, subscriber, *_rest in written if status in _FINAL}
-    final = [row for row in rows if row.status in _FINAL and (row.status, row.subscriber_id) in landed]
+    landed = {
+        (status, subscriber) for status, subscriber, *_rest in written if status in FINAL_DELIVERY_STATUSES
+    }
+    final = [row for row in rows if (row.status, row.subscriber_id) in landed]
     if not final:
         return
     with connection.cursor() as cursor:
         _lock_runs(cursor, [notification.pk])
         cursor.execute(
-            _OUTCOMES_SQL.format(
-                subscribers=Subscriber._meta.db_table,
-                events=AnalyticsEvent._meta.db_table,
-                tally=SentTally._meta.db_table,
-                rollup=HourlyRollup._meta.db_table,
-            ),
+            _OUTCOMES_SQL,
             {
                 "ids": pg_array(r.id for r in final),
                 "subscribers": pg_array(r.subscriber_id for r in final),

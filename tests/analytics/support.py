@@ -9,7 +9,6 @@ from rest_framework.test import APIClient
 
 from analytics.models import AnalyticsEvent, HourlyRollup
 from campaigns import fanout
-from campaigns.pipeline_models import Delivery
 from integrations.models import App
 
 EVENTS = "/sdk/v1/events"
@@ -83,11 +82,6 @@ def post_events(app: App | str, events, *, body=None):
 
 def token_for(workspace, delivery_id) -> str:
     return fanout.delivery_token_make(workspace_id=workspace.pk, delivery_id=delivery_id)
-
-
-def deliveries_of(workspace, notification_id) -> dict:
-    with schema_context(workspace.schema_name):
-        return {d.subscriber_id: d for d in Delivery.objects.filter(notification_id=notification_id)}
 
 
 def rollup_totals(workspace, **filters) -> dict:
