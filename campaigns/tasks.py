@@ -14,7 +14,13 @@ from django.conf import settings
 from django.db import connection
 from django_redis import get_redis_connection
 
-from pushpilot.celery import PublicTask, WorkspaceTask, app, enqueue_for_workspace
+from pushpilot.celery import (
+    PublicTask,
+    WorkspaceTask,
+    app,
+    enqueue_for_every_workspace,
+    enqueue_for_workspace,
+)
 
 logger = logging.getLogger("pushpilot.pipeline")
 
@@ -92,13 +98,7 @@ def send_batch(self, notification_id: str, batch_no: int) -> None:
 def housekeeping() -> int:
     """Hourly: one housekeeping task per workspace (delivery retention, expired subscriptions,
     idempotency keys, old jobs)."""
-    from tenants.models import Workspace
-
-    count = 0
-    for schema in Workspace.objects.visible().values_list("schema_name", flat=True).iterator():
-        workspace_housekeeping.apply_async(headers={"_schema_name": schema})
-        count += 1
-    return count
+    return enqueue_for_every_workspace(workspace_housekeeping)
 
 
 @app.task(base=WorkspaceTask, name="campaigns.workspace_housekeeping", ignore_result=True)

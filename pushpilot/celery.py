@@ -66,3 +66,14 @@ def enqueue_for_workspace(
     if countdown:
         options["countdown"] = countdown
     transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs, **options))
+
+
+def enqueue_for_every_workspace(task: Task) -> int:
+    """Publish ``task`` once per real workspace (the hourly housekeeping fan-out); how many."""
+    from tenants.models import Workspace
+
+    count = 0
+    for schema in Workspace.objects.visible().values_list("schema_name", flat=True).iterator():
+        enqueue_for_workspace(task, schema)
+        count += 1
+    return count
