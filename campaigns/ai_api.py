@@ -24,6 +24,7 @@ from campaigns.serializers import ContentSerializer, validate_language
 from pushpilot.api.errors import ApiError
 from pushpilot.api.serializers import StrictSerializer
 from tenants.access import WorkspaceAccessMixin
+from tenants.api import client_ip
 from tenants.models import ApiKeyScope, Role
 
 # Free text, but only words: a tone is an adjective or two, never a place to smuggle instructions.
@@ -185,21 +186,9 @@ class GenerateContentView(WorkspaceAccessMixin, APIView):
         result = ai_services.ai_content_generate(
             workspace=self.workspace, campaign=campaign, actor=self.actor, request=generate
         )
-        generation = result.generation
         body = {
             "variants": ContentSerializer(result.contents, many=True).data,
-            "generation": GenerationSerializer(
-                {
-                    "id": generation.pk,
-                    "model": generation.model,
-                    "provider": generation.provider,
-                    "attempts": generation.attempts,
-                    "prompt_tokens": generation.prompt_tokens,
-                    "completion_tokens": generation.completion_tokens,
-                    "total_tokens": generation.total_tokens,
-                    "created_at": generation.created_at,
-                }
-            ).data,
+            "generation": GenerationSerializer(result.generation).data,
             "quota": QuotaSerializer(result.quota).data,
         }
         return Response(body, status=status.HTTP_201_CREATED)
@@ -223,6 +212,6 @@ class AiSettingsView(WorkspaceAccessMixin, APIView):
             workspace=self.workspace,
             actor=self.actor,
             data=serializer.validated_data,
-            ip=request.META.get("REMOTE_ADDR"),
+            ip=client_ip(request),
         )
         return Response(AiSettingsSerializer(_settings_body(self.workspace)).data)

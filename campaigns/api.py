@@ -40,9 +40,6 @@ def object_by_id(queryset, value):
     return found
 
 
-_by_id = object_by_id
-
-
 class CampaignFilterBackend(DjangoFilterBackend):
     def get_filterset_kwargs(self, request, queryset, view):
         kwargs = super().get_filterset_kwargs(request, queryset, view)
@@ -66,7 +63,7 @@ class CampaignViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.Gene
         return selectors.campaign_list(qs) if getattr(self, "action", None) == "list" else qs
 
     def get_object(self):
-        return _by_id(self.get_queryset(), self.kwargs["pk"])
+        return object_by_id(self.get_queryset(), self.kwargs["pk"])
 
     def _out(self, campaign: Campaign, code: int = status.HTTP_200_OK) -> Response:
         return Response(s.CampaignSerializer(campaign).data, status=code)
@@ -259,14 +256,14 @@ class CampaignContentViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewse
 
     def _campaign(self) -> Campaign:
         if not hasattr(self, "_campaign_cache"):
-            self._campaign_cache = _by_id(Campaign.objects.all(), self.kwargs["campaign_pk"])
+            self._campaign_cache = object_by_id(Campaign.objects.all(), self.kwargs["campaign_pk"])
         return self._campaign_cache
 
     def scope_queryset(self, qs):
         return qs.filter(campaign=self._campaign()).order_by("created_at", "id")
 
     def get_object(self):
-        return _by_id(self.get_queryset(), self.kwargs["pk"])
+        return object_by_id(self.get_queryset(), self.kwargs["pk"])
 
     def retrieve(self, request, campaign_pk=None, pk=None):
         return Response(s.ContentSerializer(self.get_object()).data)

@@ -92,13 +92,13 @@ def provider_config(*, api_key: str, base_url: str, model: str) -> ProviderConfi
     return resolved
 
 
-def allowed_origin_rules(value: object = None) -> tuple[OriginRule, ...]:
+def allowed_origin_rules() -> tuple[OriginRule, ...]:
     """``PUSHPILOT_AI_ALLOWED_ORIGINS`` parsed (empty: none; unlike the Web Push setting, whose
-    empty value means the push services). A malformed entry is ImproperlyConfigured, never ignored:
-    ``pushpilot.settings`` calls this at startup."""
-    raw = settings.PUSHPILOT_AI_ALLOWED_ORIGINS if value is None else value
+    empty value means the push services). A malformed entry is ImproperlyConfigured, never ignored
+    (``pushpilot.settings`` already refuses one at startup)."""
+    raw = settings.PUSHPILOT_AI_ALLOWED_ORIGINS
     if isinstance(raw, str):
-        raw = [part for part in raw.split(",")]
+        raw = raw.split(",")
     items = [str(item).strip() for item in (raw or ()) if str(item).strip()]
     if not items:
         return ()

@@ -174,9 +174,7 @@ class _BodyStream(httpx2.SyncByteStream):
     def __iter__(self) -> Iterator[bytes]:
         try:
             yield from self._stream
-        except httpcore2.TimeoutException as exc:
-            raise _as_httpx(exc, self._request) from exc
-        except (httpcore2.NetworkError, httpcore2.ProtocolError) as exc:
+        except (httpcore2.TimeoutException, httpcore2.NetworkError, httpcore2.ProtocolError) as exc:
             raise _as_httpx(exc, self._request) from exc
 
     def close(self) -> None:
@@ -210,9 +208,12 @@ class CheckedTransport(httpx2.BaseTransport):
         )
         try:
             response = self._pool.handle_request(core_request)
-        except (httpcore2.TimeoutException, httpcore2.NetworkError, httpcore2.ProtocolError) as exc:
-            raise _as_httpx(exc, request) from exc
-        except httpcore2.UnsupportedProtocol as exc:
+        except (
+            httpcore2.TimeoutException,
+            httpcore2.NetworkError,
+            httpcore2.ProtocolError,
+            httpcore2.UnsupportedProtocol,
+        ) as exc:
             raise _as_httpx(exc, request) from exc
         return httpx2.Response(
             status_code=response.status,

@@ -13,7 +13,6 @@ only with the platform's key to the platform's URL, never to a workspace's serve
 
 from __future__ import annotations
 
-import email.utils
 import math
 import os
 import re
@@ -26,6 +25,7 @@ from django.conf import settings
 
 from campaigns.ai.config import ProviderConfig, connect_check
 from campaigns.ai.network import AddressNotAllowed, CheckedTransport
+from integrations.transports.base import parse_retry_after
 
 MAX_RETRY_AFTER_SECONDS = 3600
 # A 401 from OpenAI quotes the key masked ("sk-abc1****…wxyz"): its ends are still the platform's key.
@@ -176,10 +176,7 @@ def _retry_after(headers) -> int:
         try:
             seconds = float(raw)
         except ValueError:
-            try:
-                seconds = email.utils.parsedate_to_datetime(raw).timestamp() - time.time()
-            except (TypeError, ValueError, IndexError):
-                seconds = None
+            seconds = parse_retry_after(raw)  # an HTTP date
     elif headers.get("retry-after-ms"):
         try:
             seconds = float(headers["retry-after-ms"]) / 1000
