@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser import launch_chromium
+from tests.conftest import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 DIST_INDEX = ROOT / "frontend" / "dist" / "index.html"
@@ -96,3 +97,11 @@ def screenshot():
         return path
 
     return _shot
+
+
+def sign_in(page, email: str, password: str = PASSWORD) -> None:
+    """Signs in through the dashboard's form, as a person would."""
+    page.goto("/signin")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()

@@ -16,7 +16,8 @@ from playwright.sync_api import expect
 
 from analytics.models import SentTally
 from campaigns.models import CampaignContent
-from tests.conftest import PASSWORD, token_for
+from tests.conftest import token_for
+from tests.e2e.conftest import sign_in
 from tests.fakes.openai_fake import FakeOpenAI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -40,13 +41,6 @@ def fake_ai(openai_server, settings):
     settings.OPENAI_MODEL = MODEL
     settings.PUSHPILOT_AI_TIMEOUT_SECONDS = 10
     return openai_server
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_marketer_reads_the_overview_writes_copy_with_ai_and_opens_campaign_analytics(

@@ -12,16 +12,9 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign, CampaignStatus
 from integrations.models import App
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def last_sunday(year: int, month: int) -> date:

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from tenants import services
 from tenants.models import ApiKey, Invitation, Membership, Role, User, Workspace
-from tests.conftest import PASSWORD
+from tests.e2e.conftest import sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -21,13 +21,6 @@ def invitation_token(mail) -> str:
     match = TOKEN_RE.search(mail.body)
     assert match, mail.body
     return match.group(1)
-
-
-def sign_in(page, email: str, password: str = PASSWORD) -> None:
-    page.goto("/signin")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_owner_registers_creates_workspace_invites_and_manages_an_api_key(

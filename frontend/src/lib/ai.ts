@@ -2,7 +2,7 @@
  * AI copy rules the dashboard mirrors from the API (campaigns/ai_api.py): request limits, the tone's
  * shape, and plain-words accounts of the quota and of the AI error codes.
  */
-import { ApiProblem, describeError } from "../api/errors";
+import { ApiProblem } from "../api/errors";
 import { CONTENT_LIMITS } from "./campaigns";
 
 export const AI_TONES = ["cheerful", "festive", "formal", "urgent", "playful", "empathetic"] as const;
@@ -151,12 +151,6 @@ export function describeAiError(error: unknown, locale?: string): AiErrorView | 
     default:
       return null;
   }
-}
-
-/** Plain words for any error of the AI endpoints (falls back to the API's message). */
-export function aiErrorText(error: unknown): string {
-  const view = describeAiError(error);
-  return view ? `${view.title} ${view.message}` : describeError(error);
 }
 
 /** "key set ••••1234"; "no key" when none is stored. */

@@ -5,6 +5,11 @@ export function formatDateTime(iso: string | null | undefined, locale?: string):
   return new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(date);
 }
 
+/** "2026-03-29 09:00": an API time as written, in its own zone's wall clock (no conversion to the browser's). */
+export function formatWallClock(iso: string): string {
+  return iso.slice(0, 16).replace("T", " ");
+}
+
 /** "in 5 days", "3 hours ago": for expiry dates and last use. */
 export function formatRelative(iso: string | null | undefined, now: Date = new Date(), locale?: string): string {
   if (!iso) return "never";

@@ -2,7 +2,7 @@
  * "Write with AI" in a campaign's contents: ask the workspace's model for copy variants, which the API
  * saves as inactive drafts (generated_by=ai); the marketer activates the ones to send.
  */
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router";
 import { api, call, type Schemas, type Workspace } from "../api/client";
@@ -13,20 +13,21 @@ import { canConfigureAi } from "../lib/abilities";
 import { AI_LIMITS, AI_TONES, checkTone, CUSTOM_TONE, describeAiError, describeQuota, wholeNumberError } from "../lib/ai";
 import { charCount } from "../lib/campaigns";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
-import type { Campaign, Content } from "./dataHooks";
+import { type AiSettings, type Campaign, type Content, useAiSettings } from "./dataHooks";
 
 type Generated = Schemas["GenerateContentResponse"];
-type AiSettings = Schemas["AiSettings"];
 type GenerateBody = Schemas["GenerateContentRequestRequest"];
 
 /** Fields of the request form: their API errors show next to them, not in the banner. */
 const SHOWN_FIELDS = new Set(["prompt", "tone", "language", "variants", "max_title", "max_body"]);
 
-export function useAiSettings(workspaceId: string) {
-  return useQuery({
-    queryKey: wsKeys.aiSettings(workspaceId),
-    queryFn: (): Promise<AiSettings> => call(api.GET("/api/v1/ai/settings/", { headers: wsHeader(workspaceId) })),
-  });
+function AiSettingsLink() {
+  return (
+    <>
+      {" "}
+      <Link to="/settings#ai">Open Settings → AI</Link>
+    </>
+  );
 }
 
 /** An AI refusal in plain words, with a way to the settings when the provider is the problem. */
@@ -37,12 +38,7 @@ export function AiErrorAlert({ error, workspace }: { error: unknown; workspace: 
     <div className="alert alert-error" role="alert">
       <strong>{view.title} </strong>
       {view.message}
-      {view.settingsLink && canConfigureAi(workspace.role) ? (
-        <>
-          {" "}
-          <Link to="/settings#ai">Open Settings → AI</Link>
-        </>
-      ) : null}
+      {view.settingsLink && canConfigureAi(workspace.role) ? <AiSettingsLink /> : null}
       <ProblemHints hints={view.hints} />
     </div>
   );
@@ -164,12 +160,7 @@ export function AiPanel({
       {notConfigured ? (
         <div className="alert alert-error" role="status">
           No AI provider is configured — an owner/admin can set one in Settings → AI.
-          {canConfigureAi(workspace.role) ? (
-            <>
-              {" "}
-              <Link to="/settings#ai">Open Settings → AI</Link>
-            </>
-          ) : null}
+          {canConfigureAi(workspace.role) ? <AiSettingsLink /> : null}
         </div>
       ) : null}
       <form noValidate onSubmit={submit} aria-label="AI request">

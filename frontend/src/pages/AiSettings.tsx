@@ -13,9 +13,8 @@ import { canConfigureAi } from "../lib/abilities";
 import { AI_LIMITS, describeQuota, describeStoredKey } from "../lib/ai";
 import { urlError } from "../lib/campaigns";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
-import { useAiSettings } from "./AiPanel";
+import { type AiSettings, useAiSettings } from "./dataHooks";
 
-type AiSettings = Schemas["AiSettings"];
 type AiSettingsUpdate = Schemas["PatchedAiSettingsUpdateRequest"];
 
 export function AiSettingsCard({ workspace }: { workspace: Workspace }) {

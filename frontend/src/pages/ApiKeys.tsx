@@ -7,6 +7,7 @@ import { Button, Card, ConfirmDialog, CopyButton, ErrorAlert, Field, PageHeader 
 import { useConfirmedMutation } from "../components/useConfirmedMutation";
 import { useForm } from "../components/useForm";
 import { formatDateTime, formatRelative, maskedKey } from "../lib/format";
+import { wsHeader } from "../lib/queryKeys";
 import { canManageTeam } from "../lib/roles";
 import { LIMITS, RULES } from "../lib/validation";
 import { useCurrentWorkspace, workspaceKeys } from "../state/workspace";
@@ -18,7 +19,6 @@ export const SCOPES: { value: Scope; label: string; description: string }[] = [
 ];
 
 /** Named explicitly (not only from the stored selection) so the cache key and the request always agree. */
-const workspaceHeader = (workspace: Workspace) => ({ "X-Workspace-ID": workspace.id });
 
 export function ApiKeysPage() {
   const { workspace } = useCurrentWorkspace();
@@ -55,7 +55,7 @@ function CreateKeyForm({ workspace, onCreated }: { workspace: Workspace; onCreat
   const [scopeError, setScopeError] = useState<string | null>(null);
   const form = useForm({ name: "" }, { name: RULES.apiKeyName });
   const create = useMutation({
-    mutationFn: (body: { name: string; scopes: Scope[] }) => call(api.POST("/api/v1/api-keys/", { body, headers: workspaceHeader(workspace) })),
+    mutationFn: (body: { name: string; scopes: Scope[] }) => call(api.POST("/api/v1/api-keys/", { body, headers: wsHeader(workspace.id) })),
     onSuccess: (key) => {
       void queryClient.invalidateQueries({ queryKey: workspaceKeys.apiKeys(workspace.id) });
       form.reset();
@@ -155,10 +155,10 @@ function KeyList({ workspace }: { workspace: Workspace }) {
   const keys = useQuery({
     queryKey: workspaceKeys.apiKeys(workspace.id),
     queryFn: () =>
-      call(api.GET("/api/v1/api-keys/", { params: { query: { page_size: 500 } }, headers: workspaceHeader(workspace) })),
+      call(api.GET("/api/v1/api-keys/", { params: { query: { page_size: 500 } }, headers: wsHeader(workspace.id) })),
   });
   const revoke = useConfirmedMutation({
-    mutationFn: (key: ApiKey) => call(api.DELETE("/api/v1/api-keys/{id}/", { params: { path: { id: key.id } }, headers: workspaceHeader(workspace) })),
+    mutationFn: (key: ApiKey) => call(api.DELETE("/api/v1/api-keys/{id}/", { params: { path: { id: key.id } }, headers: wsHeader(workspace.id) })),
     onSuccess: () => queryClient.invalidateQueries({ queryKey: workspaceKeys.apiKeys(workspace.id) }),
   });
   const rows = keys.data?.results ?? [];

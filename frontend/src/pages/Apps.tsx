@@ -50,16 +50,15 @@ function ConnectWebPush({ workspace }: { workspace: Workspace }) {
     },
   });
   const server = fieldMessages(create.error);
-  const errors = submitted
-    ? {
-        name: !name.trim() ? "Name the site." : name.length > 100 ? "Use at most 100 characters." : undefined,
-        subject: /^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject.trim()) ? undefined : "A mailto: address or an https: URL.",
-      }
-    : {};
+  const checks = {
+    name: !name.trim() ? "Name the site." : name.length > 100 ? "Use at most 100 characters." : undefined,
+    subject: /^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject.trim()) ? undefined : "A mailto: address or an https: URL.",
+  };
+  const errors: Partial<typeof checks> = submitted ? checks : {};
   const submit = (event: FormEvent) => {
     event.preventDefault();
     setSubmitted(true);
-    if (!name.trim() || name.length > 100 || !/^(mailto:\S+@\S+|https:\/\/\S+)$/.test(subject.trim())) return;
+    if (checks.name || checks.subject) return;
     create.mutate();
   };
   return (

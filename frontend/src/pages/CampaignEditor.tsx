@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
 import { api, call, type Workspace } from "../api/client";
-import { fieldMessages } from "../api/errors";
+import { describeError, fieldMessages } from "../api/errors";
 import { TimezoneField } from "../components/TimezoneField";
 import {
   Button,
@@ -460,7 +460,7 @@ function AudienceCount({ workspaceId, appId, audience }: { workspaceId: string; 
     },
   });
   if (!audience) return null;
-  if (count.error) return <p className="hint">Could not count the audience: {String((count.error as Error).message)}</p>;
+  if (count.error) return <p className="hint">Could not count the audience: {describeError(count.error)}</p>;
   if (!count.data) return <p className="hint">Counting…</p>;
   return (
     <p className="hint" aria-live="polite">

@@ -37,6 +37,7 @@ import {
   WEEKDAYS,
   type Weekday,
 } from "../lib/rrule";
+import { formatWallClock } from "../lib/format";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
 import type { Campaign } from "./dataHooks";
 import { ScheduleTimeline } from "./ScheduleTimeline";
@@ -134,7 +135,7 @@ export function CampaignSchedule({ workspace, campaign, onChanged }: { workspace
       );
     },
     onMutate: () => setDone(null),
-    onSuccess: (updated) => afterChange(updated, updated.next_run_at ? `Scheduled. Next run: ${updated.next_run_at.slice(0, 16).replace("T", " ")} (${updated.timezone}).` : "Scheduled."),
+    onSuccess: (updated) => afterChange(updated, updated.next_run_at ? `Scheduled. Next run: ${formatWallClock(updated.next_run_at)} (${updated.timezone}).` : "Scheduled."),
   });
   const sendNow = useMutation({
     mutationFn: async () => {
@@ -161,8 +162,8 @@ export function CampaignSchedule({ workspace, campaign, onChanged }: { workspace
       <DefinitionList
         items={[
           { term: "Status", value: <StatusBadge status={campaign.status} /> },
-          { term: "Next run", value: campaign.next_run_at ? `${campaign.next_run_at.slice(0, 16).replace("T", " ")} (${campaign.timezone})` : "—" },
-          { term: "Last run", value: campaign.last_run_at ? campaign.last_run_at.slice(0, 16).replace("T", " ") : "—" },
+          { term: "Next run", value: campaign.next_run_at ? `${formatWallClock(campaign.next_run_at)} (${campaign.timezone})` : "—" },
+          { term: "Last run", value: campaign.last_run_at ? formatWallClock(campaign.last_run_at) : "—" },
           ...(campaign.recurrence_rule ? [{ term: "Rule", value: <code>{campaign.recurrence_rule}</code> }] : []),
         ]}
       />

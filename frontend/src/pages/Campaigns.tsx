@@ -7,7 +7,7 @@ import { Card, Field, PageHeader, Pager, StatusBadge, useDebounced } from "../co
 import { useListParams } from "../components/useListParams";
 import { canWriteCampaigns } from "../lib/abilities";
 import { CAMPAIGN_STATUSES, CHANNELS, SCHEDULE_TYPES } from "../lib/campaigns";
-import { formatDateTime } from "../lib/format";
+import { formatDateTime, formatWallClock } from "../lib/format";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
 import { useCurrentWorkspace } from "../state/workspace";
 
@@ -95,7 +95,7 @@ export function CampaignsPage() {
               <td>{SCHEDULE_TYPES.find((t) => t.value === campaign.schedule_type)?.label ?? campaign.schedule_type}</td>
               <td className="nowrap">
                 {campaign.next_run_at ? (
-                  <span title={`${campaign.next_run_at} (${campaign.timezone})`}>{campaign.next_run_at.slice(0, 16).replace("T", " ")}</span>
+                  <span title={`${campaign.next_run_at} (${campaign.timezone})`}>{formatWallClock(campaign.next_run_at)}</span>
                 ) : (
                   "—"
                 )}

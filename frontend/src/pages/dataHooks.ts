@@ -1,4 +1,4 @@
-/** Queries shared by the campaign-side pages (apps, segments, campaign names), keyed per workspace. */
+/** Queries shared by the campaign-side pages (apps, segments, campaign names, AI settings), keyed per workspace. */
 import { useQuery } from "@tanstack/react-query";
 import { api, call, type Schemas } from "../api/client";
 import { wsHeader, wsKeys } from "../lib/queryKeys";
@@ -11,7 +11,7 @@ export type Segment = Schemas["Segment"];
 export type Subscriber = Schemas["Subscriber"];
 export type Notification = Schemas["Notification"];
 export type Delivery = Schemas["Delivery"];
-export type SchedulePreview = Schemas["SchedulePreviewResponse"];
+export type AiSettings = Schemas["AiSettings"];
 
 /** The detail endpoint returns the list fields plus progress/timing; the schema names only the extras. */
 export type NotificationDetail = Notification & {
@@ -36,6 +36,13 @@ export function useSegments(workspaceId: string) {
     queryKey: wsKeys.segments(workspaceId),
     queryFn: () => call(api.GET("/api/v1/segments/", { params: { query: { page_size: 500 } }, headers: wsHeader(workspaceId) })),
     select: (page) => page.results,
+  });
+}
+
+export function useAiSettings(workspaceId: string) {
+  return useQuery({
+    queryKey: wsKeys.aiSettings(workspaceId),
+    queryFn: () => call(api.GET("/api/v1/ai/settings/", { headers: wsHeader(workspaceId) })),
   });
 }
 
