@@ -165,18 +165,19 @@ def notification_cancel(*, notification: Notification, now: datetime | None = No
     """``POST /notifications/{id}/cancel``: stop one run (an API send or one occurrence of a
     campaign, whose later occurrences stay scheduled). 409 when the run already ended."""
     from campaigns import fanout
+    from campaigns.error_codes import CampaignErrorCode
     from pushpilot.api.errors import Conflict
 
-    if not fanout.run_cancel(notification_id=notification.pk, message="The run was cancelled.", now=now):
-        notification.refresh_from_db()
+    cancelled = fanout.run_cancel(notification_id=notification.pk, message="The run was cancelled.", now=now)
+    notification.refresh_from_db()
+    if not cancelled:
         raise Conflict(
             f"This run is {notification.status}"
             + (f" (stopped: {notification.stop_reason})" if notification.stop_reason else "")
             + "; only a queued or sending run can be cancelled.",
-            code="notification_not_cancellable",
+            code=CampaignErrorCode.NOTIFICATION_NOT_CANCELLABLE,
             details={"current_status": notification.status, "stop_reason": notification.stop_reason},
         )
-    notification.refresh_from_db()
     return notification
 
 
@@ -404,9 +405,9 @@ def materialize_run(*, job_id, now: datetime | None = None) -> Notification | No
             job=job,
             app_id=campaign.app_id,
             created_by=campaign.updated_by or campaign.created_by,
-            contents=_content_snapshot(campaign),
+            contents=content_snapshot(campaign),
             default_language=campaign.default_language,
-            options=_campaign_options(campaign),
+            options=campaign_options(campaign),
             target=campaign.audience or {"all": True},
             timezone=campaign.timezone,
             throttle_per_minute=_throttle_of(campaign),
@@ -500,7 +501,7 @@ def campaign_after_run(*, campaign_id) -> None:
         )
 
 
-def _content_snapshot(campaign) -> list[dict]:
+def content_snapshot(campaign) -> list[dict]:
     contents = []
     for content in campaign.contents.filter(is_active=True).order_by("created_at", "id"):
         contents.append(
@@ -521,7 +522,7 @@ def _content_snapshot(campaign) -> list[dict]:
     return contents
 
 
-def _campaign_options(campaign) -> dict:
+def campaign_options(campaign) -> dict:
     options = dict(campaign.options or {})
     out: dict[str, Any] = {}
     for name in ("ttl", "priority", "collapse_key", "data", "icon"):

@@ -36,6 +36,8 @@ class CampaignErrorCode(StrEnum):
     INVALID_SEGMENT_FILTER = "invalid_segment_filter"  # 400: segment_filter_json is not a segment filter
     GLOBAL_TEMPLATE_READONLY = "global_template_readonly"  # 403
     TEMPLATE_NOT_FOUND = "template_not_found"  # 400 (apply-template body)
+    # runs
+    NOTIFICATION_NOT_CANCELLABLE = "notification_not_cancellable"  # 409: the run already ended or was stopped
     # uploads
     IMAGE_TOO_LARGE = "image_too_large"  # 413
     UNSUPPORTED_IMAGE_TYPE = "unsupported_image_type"  # 400: not PNG, JPEG, WebP or GIF by its bytes

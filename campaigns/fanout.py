@@ -957,7 +957,7 @@ def _select_content(
     locale: str | None,
     default_language: str,
     key: str,
-    groups: dict | None = None,
+    groups: dict,
 ):
     """The content a subscriber gets. A content with a segment filter is eligible only for the
     subscribers it matches; the language is chosen among the eligible contents (locale, then the
@@ -972,13 +972,11 @@ def _select_content(
     # A batch asks the same question for most of its subscribers: remember the language group per
     # (eligible contents, locale) in ``groups`` (one dict per batch).
     memo = (tuple(map(id, eligible)), locale)
-    group = groups.get(memo) if groups is not None else None
+    group = groups.get(memo)
     if group is None:
-        group = personalization.contents_for_locale(
+        group = groups[memo] = personalization.contents_for_locale(
             eligible, locale=locale, default_language=default_language
         )
-        if groups is not None:
-            groups[memo] = group
     targeted = [c for c in group if c.match_column is not None]
     return personalization.pick_variant(targeted or group, key=key)
 

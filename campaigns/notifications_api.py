@@ -340,9 +340,6 @@ class NotificationDetailSerializer(NotificationSerializer):
         read_only_fields = fields
 
 
-NOTIFICATION_DETAIL = NotificationDetailSerializer
-
-
 def _uuid_or_404(value) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -386,7 +383,7 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
-    @extend_schema(responses={200: NOTIFICATION_DETAIL})
+    @extend_schema(responses={200: NotificationDetailSerializer})
     def retrieve(self, request, pk=None):
         return Response(notification_detail(self.get_object()))
 
@@ -405,7 +402,7 @@ class NotificationViewSet(WorkspaceAccessMixin, mixins.ListModelMixin, viewsets.
         page = self.paginate_queryset(queryset.order_by("batch_no", "id"))
         return self.get_paginated_response(DeliverySerializer(page, many=True).data)
 
-    @extend_schema(request=None, responses={200: NOTIFICATION_DETAIL})
+    @extend_schema(request=None, responses={200: NotificationDetailSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Stop a queued or sending run: messages not yet sent are suppressed with reason
@@ -551,10 +548,10 @@ def send_now(*, data: dict, workspace, actor=None, api_key=None) -> Notification
                 code=ErrorCode.CAMPAIGN_APP_MISMATCH,
                 details={"campaign_id": ["The campaign belongs to another app."]},
             )
-        contents = dispatch._content_snapshot(campaign)
+        contents = dispatch.content_snapshot(campaign)
         if not contents:
             raise ApiError("The campaign has no active content.", code=ErrorCode.CAMPAIGN_HAS_NO_CONTENT)
-        options = dispatch._campaign_options(campaign)
+        options = dispatch.campaign_options(campaign)
         language = data.get("language") or campaign.default_language
         if "throttle_per_minute" not in data:
             data = {**data, "throttle_per_minute": dispatch._throttle_of(campaign)}

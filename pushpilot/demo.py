@@ -37,7 +37,7 @@ from django_tenants.utils import schema_context
 
 from analytics import services as analytics_services
 from campaigns import content as personalization
-from campaigns import fanout
+from campaigns import dispatch, fanout
 from campaigns import services as campaign_services
 from campaigns.models import Campaign, CampaignStatus
 from campaigns.pipeline_models import (
@@ -51,8 +51,7 @@ from campaigns.pipeline_models import (
     SendingPolicy,
 )
 from integrations import services as integration_services
-from integrations.models import App, AppKind, Segment, Subscriber, SubscriberStatus
-from integrations.segments import subscribers_matching
+from integrations.models import App, AppKind, Segment, Subscriber
 from integrations.serializers import SubscribeSerializer, b64url_encode
 from tenants import services as tenant_services
 from tenants.models import AuditLog, User, Workspace
@@ -567,21 +566,7 @@ class _Builder:
         leaves it. Each run's audience is read when it runs, so an unsubscribe or a gone
         subscription of one run keeps that subscriber out of the next."""
         campaign.refresh_from_db()
-        contents = [
-            {
-                "id": str(c.pk),
-                "language": c.language,
-                "variant": c.variant,
-                "weight": c.weight,
-                "title": c.title,
-                "body": c.body,
-                "image_url": c.image_url,
-                "click_url": c.click_url,
-                "actions": c.actions or [],
-                "segment_filter": None,
-            }
-            for c in campaign.contents.filter(is_active=True).order_by("created_at", "id")
-        ]
+        contents = dispatch.content_snapshot(campaign)  # what a run of the campaign carries
         finished = None
         for plan in plans:
             finished = self.run(campaign, contents, plan)
@@ -600,11 +585,7 @@ class _Builder:
         through the pipeline's hook, gone subscriptions marked invalid, then the SDK's events."""
         rng = self.rng
         audience = campaign.audience or {"all": True}
-        if "segment_id" in audience:
-            segment = next(s for s in self.segments.values() if str(s.pk) == audience["segment_id"])
-            recipients = subscribers_matching(segment.filter, app_id=self.app.pk)
-        else:
-            recipients = Subscriber.objects.filter(app=self.app, status=SubscriberStatus.ACTIVE)
+        recipients = fanout.audience_queryset(SimpleNamespace(target=audience, app_id=self.app.pk))
         recipients = list(
             recipients.order_by("external_user_id").only(
                 "id", "external_user_id", "locale", "timezone", "platform", "attributes"
@@ -625,12 +606,12 @@ class _Builder:
                 row.status, row.code = DeliveryStatus.SUPPRESSED, fanout.REASON_QUIET_HOURS
                 row.message = "Quiet hours in the subscriber's timezone."
             else:
-                group = personalization.contents_for_locale(
-                    snapshot, locale=subscriber.locale or None, default_language=campaign.default_language
-                )
                 # The pipeline's weighted pick, keyed on stable names so the demo is the same each time.
-                chosen = personalization.pick_variant(
-                    group, key=f"demo:{campaign.name}:{subscriber.external_user_id}"
+                chosen = personalization.select_content(
+                    snapshot,
+                    locale=subscriber.locale or None,
+                    default_language=campaign.default_language,
+                    key=f"demo:{campaign.name}:{subscriber.external_user_id}",
                 )
                 row.variant, row.language, row.content_id = chosen.variant, chosen.language, chosen.id
                 if draw < plan.invalid_rate:
@@ -677,7 +658,7 @@ class _Builder:
             created_by=self.user.pk,
             contents=contents,
             default_language=campaign.default_language,
-            options={"url": campaign.options["click_url"]} if campaign.options.get("click_url") else {},
+            options=dispatch.campaign_options(campaign),
             target=audience,
             timezone=campaign.timezone,
             targeted=len(rows),
