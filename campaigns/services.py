@@ -507,9 +507,6 @@ def require_content_editable(campaign: Campaign) -> None:
         )
 
 
-_require_content_editable = require_content_editable
-
-
 def free_variant_labels(*, taken: set[str], count: int) -> list[str]:
     """The first ``count`` labels A…Z, AA…ZZ not in ``taken`` (then random ones, should 702 be used)."""
     labels: list[str] = []
@@ -547,7 +544,7 @@ def content_create(
 ) -> CampaignContent:
     """A content of ``campaign`` (AI drafts pass ``generated_by="ai"`` and ``is_active=False``)."""
     campaign = _locked(campaign)
-    _require_content_editable(campaign)
+    require_content_editable(campaign)
     if campaign.contents.count() >= MAX_CONTENTS_PER_CAMPAIGN:
         raise ApiError(
             f"A campaign has at most {MAX_CONTENTS_PER_CAMPAIGN} contents.", code=E.TOO_MANY_CONTENTS
@@ -578,7 +575,7 @@ def content_create(
 
 @transaction.atomic
 def content_update(*, content: CampaignContent, actor, data: dict) -> CampaignContent:
-    _require_content_editable(_locked(content.campaign))
+    require_content_editable(_locked(content.campaign))
     _check_copy(title=data.get("title"), body=data.get("body"))
     if "segment_filter_json" in data:
         data = {**data, "segment_filter_json": _check_segment_filter(data["segment_filter_json"])}
@@ -606,7 +603,7 @@ def content_update(*, content: CampaignContent, actor, data: dict) -> CampaignCo
 
 @transaction.atomic
 def content_delete(*, content: CampaignContent) -> None:
-    _require_content_editable(_locked(content.campaign))
+    require_content_editable(_locked(content.campaign))
     content.delete()
 
 
