@@ -257,6 +257,25 @@ def send_now_run(
         )
 
 
+def send_now_campaign(client, app, **options) -> dict:
+    """A ``send_now`` campaign with one content, made through the API (``options``: the campaign's)."""
+    campaign = client.post(
+        "/api/v1/campaigns/",
+        {
+            "name": "Flash sale",
+            "channel_type": "web_push",
+            "schedule_type": "send_now",
+            "app_id": str(app.pk),
+            "options": options,
+        },
+    )
+    assert campaign.status_code == 201, campaign.content
+    campaign = campaign.json()
+    made = client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", {"title": "Flash", "body": "Now."})
+    assert made.status_code == 201, made.content
+    return campaign
+
+
 def aware(value: str) -> datetime:
     return datetime.fromisoformat(value)
 

@@ -18,6 +18,7 @@ from tenants.models import Role
 from tests.pipeline.support import (
     Pipeline,
     run_of,
+    send_now_campaign,
     send_now_run,
     wait_for,
     wait_until_final,
@@ -42,31 +43,13 @@ def _adds_up(run) -> None:
     assert run.pending == 0
 
 
-def _send_now_campaign(client, app, **options) -> dict:
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {
-            "name": "Flash sale",
-            "channel_type": "web_push",
-            "schedule_type": "send_now",
-            "app_id": str(app.pk),
-            "options": options,
-        },
-    )
-    assert campaign.status_code == 201, campaign.content
-    campaign = campaign.json()
-    made = client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", {"title": "Flash", "body": "Now."})
-    assert made.status_code == 201, made.content
-    return campaign
-
-
 def test_cancelling_a_campaign_mid_fan_out_sends_none_of_the_batches_not_yet_sent(
     api, alice, ws_a, web_app, fake_webpush, settings, monkeypatch
 ):
     settings.PUSHPILOT_SEND_BATCH_SIZE = 2
     browsers = web_subscribers(ws_a, web_app, fake_webpush, 7)
     client = api(user=alice, workspace=ws_a)
-    campaign = _send_now_campaign(client, web_app)
+    campaign = send_now_campaign(client, web_app)
     pipeline = Pipeline(monkeypatch)
     assert client.post(f"/api/v1/campaigns/{campaign['id']}/schedule").status_code == 200
     # The run task materializes the run and its producer writes and publishes every batch; the
@@ -106,7 +89,7 @@ def test_cancelling_a_throttled_campaign_stops_the_batches_waiting_in_the_databa
     settings.PUSHPILOT_SEND_BATCH_SIZE = 2
     web_subscribers(ws_a, web_app, fake_webpush, 6)
     client = api(user=alice, workspace=ws_a)
-    campaign = _send_now_campaign(client, web_app, throttle_per_minute=2)
+    campaign = send_now_campaign(client, web_app, throttle_per_minute=2)
     start = timezone.now()
     pipeline = Pipeline(monkeypatch, clock=start)
     assert client.post(f"/api/v1/campaigns/{campaign['id']}/schedule").status_code == 200

@@ -23,6 +23,7 @@ from tests.pipeline.support import (
     fcm_counts,
     fcm_subscribers,
     run_of,
+    send_now_campaign,
     send_now_run,
     web_counts,
     web_subscribers,
@@ -241,20 +242,8 @@ def test_a_campaign_throttle_spreads_the_run_and_keeps_future_batches_out_of_the
     tick = settings.PUSHPILOT_SCHEDULER_TICK_SECONDS
     browsers = web_subscribers(ws_a, web_app, fake_webpush, 7)
     client = api(user=alice, workspace=ws_a)
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {
-            "name": "Slow and steady",
-            "channel_type": "web_push",
-            "schedule_type": "send_now",
-            "app_id": str(web_app.pk),
-            "options": {"throttle_per_minute": 2},
-        },
-    )
-    assert campaign.status_code == 201, campaign.content
-    campaign = campaign.json()
+    campaign = send_now_campaign(client, web_app, throttle_per_minute=2)
     assert campaign["options"]["throttle_per_minute"] == 2
-    client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", {"title": "Steady", "body": "Deals."})
     start = timezone.now()
     pipeline = Pipeline(monkeypatch, clock=start)
     assert client.post(f"/api/v1/campaigns/{campaign['id']}/schedule").status_code == 200
@@ -295,17 +284,7 @@ def test_a_campaign_throttle_spreads_the_run_and_keeps_future_batches_out_of_the
 
 def test_send_now_takes_its_own_throttle_or_the_campaigns(api, alice, ws_a, web_app, pipeline):
     client = api(user=alice, workspace=ws_a)
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {
-            "name": "Throttled copy",
-            "channel_type": "web_push",
-            "schedule_type": "send_now",
-            "app_id": str(web_app.pk),
-            "options": {"throttle_per_minute": 120},
-        },
-    ).json()
-    client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", {"title": "Hi", "body": "There."})
+    campaign = send_now_campaign(client, web_app, throttle_per_minute=120)
     sent = {}
     for label, extra in (
         ("campaign's", {"campaign_id": campaign["id"]}),
