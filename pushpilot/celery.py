@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 
-from celery import Task
-from django.db import connection
+from celery import Task, signals
+from django.db import close_old_connections, connection
 from tenant_schemas_celery.app import CeleryApp
 from tenant_schemas_celery.task import TenantTask
 
@@ -15,6 +15,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushpilot.settings")
 app = CeleryApp("pushpilot")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _recycle_database_connections(sender=None, **_kwargs) -> None:
+    """Between tasks, close only connections that are broken or past DB_CONN_MAX_AGE (what Django
+    does between requests), instead of Celery's close-everything (see CELERY_DB_REUSE_MAX). Eager
+    tasks run inside the caller's transaction and are left alone, as Celery's own fixup does."""
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
 
 
 class TenantContextMissing(RuntimeError):

@@ -311,6 +311,11 @@ CELERY_TASK_DEFAULT_QUEUE = PUSHPILOT_QUEUE_DEFAULT
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set: a new PostgreSQL backend (fork, authentication, cold catalog caches) per send batch.
+# pushpilot.celery recycles connections between tasks the way Django does between requests
+# (DB_CONN_MAX_AGE, health checks); the fixup then only closes them every this many tasks.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": 3600,
     "global_keyprefix": f"{PUSHPILOT_QUEUE_PREFIX}:",

@@ -173,3 +173,12 @@ def celery_worker_thread(transactional_db):
         shutdown_timeout=10,
     ) as worker:
         yield worker
+    # The worker keeps its database connection between tasks (pushpilot.celery), and its thread
+    # is gone: end that session so flushing or dropping the test database never waits on it.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )

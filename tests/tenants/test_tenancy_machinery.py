@@ -15,7 +15,7 @@ from django_tenants.utils import schema_context
 
 from pushpilot.celery import TenantContextMissing, enqueue_for_workspace
 from tests.tenantapp.models import Note
-from tests.tenantapp.tasks import write_note
+from tests.tenantapp.tasks import where_am_i, write_note
 
 
 class TaskEvents:
@@ -66,6 +66,24 @@ def test_task_runs_in_the_schema_it_was_published_for(ws_a, ws_b):
         assert list(Note.objects.values_list("text", flat=True)) == ["for A"]
     with schema_context(ws_b.schema_name):
         assert Note.objects.count() == 0
+
+
+@pytest.mark.usefixtures("celery_worker_thread")
+def test_worker_keeps_its_connection_and_switches_schema_between_workspaces(ws_a, ws_b):
+    """Celery's Django fixup would open a new PostgreSQL backend for every task; the worker keeps
+    its connection (CONN_MAX_AGE) and still resolves every task's tables in that task's schema."""
+    seen = []
+    for workspace in (ws_a, ws_b, ws_a, ws_b):
+        with TaskEvents() as events:
+            with transaction.atomic():
+                enqueue_for_workspace(where_am_i, workspace.schema_name)
+            events.wait()
+        assert events.failures == []
+        seen.append(events.results[0])
+    expected = [w.schema_name for w in (ws_a, ws_b, ws_a, ws_b)]
+    assert [given for given, _current, _pid in seen] == expected
+    assert [current for _given, current, _pid in seen] == expected
+    assert len({pid for _given, _current, pid in seen}) == 1, seen
 
 
 @pytest.mark.usefixtures("celery_worker_thread")
