@@ -220,12 +220,17 @@ def test_housekeeping_prunes_old_rows_and_expires_subscriptions(
             "tab\tnew\nline",
         ],
         [uuid.uuid4(), None, uuid.uuid4()],
+        [uuid.UUID(int=7), uuid.UUID(int=7), None, uuid.UUID(int=8)],  # repeated values in a column
+        [datetime(2026, 3, 29, 1, 30, tzinfo=UTC), None, datetime(2026, 3, 29, 1, 30, tzinfo=UTC)],
+        [1, 0, 1, None, 2],
     ],
 )
 def test_array_literals_round_trip_through_postgresql(values):
     from django.db import connection
 
-    cast = "uuid[]" if isinstance(values[0], uuid.UUID) else "varchar[]"
+    cast = {uuid.UUID: "uuid[]", datetime: "timestamptz[]", int: "integer[]"}.get(
+        type(values[0]), "varchar[]"
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT %s::{cast}", [fanout.pg_array(values)])
         assert cursor.fetchone()[0] == values

@@ -8,6 +8,7 @@ import threading
 import uuid
 
 import pytest
+from django.core import signing
 from django.db import connections
 from django_tenants.utils import schema_context
 
@@ -508,3 +509,22 @@ def test_batches_go_to_the_sends_queue_and_everything_else_to_the_default_one(se
     assert queue_of("campaigns.send_batch") == settings.PUSHPILOT_QUEUE_SENDS
     for name in ("campaigns.run_job", "campaigns.fan_out", "campaigns.dispatch_due_jobs"):
         assert queue_of(name) == settings.PUSHPILOT_QUEUE_DEFAULT, name
+
+
+def test_delivery_tokens_follow_a_secret_key_rotation(settings):
+    """Tokens are signed with the current SECRET_KEY (the derived key is cached per key, not
+    forever) and old ones keep reading while the old key is in SECRET_KEY_FALLBACKS."""
+    ids = (uuid.uuid4(), uuid.uuid4())
+    old = fanout.delivery_token_make(workspace_id=ids[0], delivery_id=ids[1])
+    assert old == signing.Signer(salt=fanout.DELIVERY_TOKEN_SALT).sign(f"{ids[0].hex}.{ids[1].hex}")
+
+    settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
+    settings.SECRET_KEY = "rotated-" + settings.SECRET_KEY
+    new = fanout.delivery_token_make(workspace_id=ids[0], delivery_id=ids[1])
+    assert new != old
+    assert fanout.delivery_token_read(new) == ids
+    assert fanout.delivery_token_read(old) == ids
+
+    settings.SECRET_KEY_FALLBACKS = []
+    assert fanout.delivery_token_read(old) is None
+    assert fanout.delivery_token_read(new) == ids
