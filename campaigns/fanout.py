@@ -1139,30 +1139,37 @@ def _stop_status(reason: str) -> str:
     return DeliveryStatus.SUPPRESSED if reason == REASON_CANCELLED else DeliveryStatus.FAILED
 
 
+# The chunk is picked once (a materialized CTE): as an ``IN (… LIMIT … FOR UPDATE)`` subquery the
+# planner may run it again per row and settle more than the chunk.
 _STOP_SQL = """
-UPDATE {table} SET status = %(outcome)s, error_code = %(code)s, error_message = %(message)s, lease_owner = '',
-       leased_until = NULL, updated_at = %(now)s
-WHERE id IN (
+WITH picked AS MATERIALIZED (
     SELECT id FROM {table}
     WHERE notification_id = %(run)s AND status = 'queued' AND (leased_until IS NULL OR leased_until < %(now)s)
     LIMIT %(chunk)s FOR UPDATE
-) AND status = 'queued'
-RETURNING id, subscriber_id
+)
+UPDATE {table} AS d SET status = %(outcome)s, error_code = %(code)s, error_message = %(message)s,
+       lease_owner = '', leased_until = NULL, updated_at = %(now)s
+FROM picked
+WHERE d.id = picked.id AND d.status = 'queued'
+RETURNING d.id, d.subscriber_id
 """
 
 
-def _fail_unsent(notification: Notification, *, now: datetime, chunk: int = 5000) -> int:
+def _fail_unsent(
+    notification: Notification, *, now: datetime, chunk: int = 5000, limit: int | None = None
+) -> int:
     """A stopped run: every queued row nobody is sending right now gets the stop's outcome (failed,
     or suppressed when cancelled) with the stop reason. Rows leased by a batch in flight are left to
     that batch, which records what the provider answered. In chunks, each with its counters and its
     outcome listeners, so a stopped run of a million messages is neither one huge transaction nor a
-    million rows in memory."""
+    million rows in memory. With ``limit``, stops after that many rows; returns how many it settled."""
     notification.refresh_from_db(fields=["stop_reason", "stop_message"])
     outcome = _stop_status(notification.stop_reason)
     counter = "suppressed" if outcome == DeliveryStatus.SUPPRESSED else "failed"
     message = _stopped_message(notification)
     total = 0
     while True:
+        size = chunk if limit is None else min(chunk, limit - total)
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -1173,7 +1180,7 @@ def _fail_unsent(notification: Notification, *, now: datetime, chunk: int = 5000
                         "message": message,
                         "now": now,
                         "run": notification.pk,
-                        "chunk": chunk,
+                        "chunk": size,
                     },
                 )
                 stopped = cursor.fetchall()
@@ -1187,7 +1194,7 @@ def _fail_unsent(notification: Notification, *, now: datetime, chunk: int = 5000
                     now=now,
                 )
         total += len(stopped)
-        if len(stopped) < chunk:
+        if len(stopped) < size or (limit is not None and total >= limit):
             return total
 
 
@@ -1208,9 +1215,11 @@ def _tell_listeners(notification, outcomes: list[tuple], *, now: datetime) -> No
 
 def run_cancel(*, notification_id, message: str = "", now: datetime | None = None) -> bool:
     """Stop a run that has not finished: nothing more is produced or sent. Queued messages not in
-    flight become ``suppressed`` with reason ``cancelled`` at once; a batch already talking to the
-    provider records what it sent; a live producer stops at its next chunk. The run ends
-    ``cancelled`` once its counters add up. False when the run was already final or stopped."""
+    flight become ``suppressed`` with reason ``cancelled``: up to PUSHPILOT_CANCEL_INLINE_ROWS of
+    them at once (the caller is a request), the rest by a ``settle_stopped_run`` task; a batch
+    already talking to the provider records what it sent; a live producer stops at its next chunk.
+    The run ends ``cancelled`` once its counters add up. False when the run was already final or
+    stopped."""
     at = _clock(now)
     won = Notification.objects.filter(
         pk=notification_id,
@@ -1236,9 +1245,24 @@ def run_cancel(*, notification_id, message: str = "", now: datetime | None = Non
             Notification.objects.filter(pk=notification_id).update(
                 fanout_complete=True, fanout_owner="", fanout_leased_until=None, updated_at=at
             )
-    _fail_unsent(notification, now=at)
+    inline = max(1, settings.PUSHPILOT_CANCEL_INLINE_ROWS)
+    if _fail_unsent(notification, now=at, limit=inline) >= inline:
+        from campaigns import tasks
+
+        tasks.publish(tasks.settle_stopped_run, str(notification_id))
     notification_finalize_if_done(notification_id=notification_id, now=now)
     return True
+
+
+def stopped_run_settle(*, notification_id, now: datetime | None = None) -> int:
+    """The rest of a stopped run's unsent messages get the stop's outcome, and the run ends; how
+    many were settled (see ``run_cancel``). Nothing to do for a run that is not stopped."""
+    notification = Notification.objects.filter(pk=notification_id).first()
+    if notification is None or not notification.stop_reason:
+        return 0
+    settled = _fail_unsent(notification, now=_clock(now))
+    notification_finalize_if_done(notification_id=notification_id, now=now)
+    return settled
 
 
 def notification_finalize_if_done(*, notification_id, now: datetime | None = None) -> bool:

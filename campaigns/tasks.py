@@ -94,6 +94,14 @@ def send_batch(self, notification_id: str, batch_no: int) -> None:
     )
 
 
+@app.task(base=WorkspaceTask, name="campaigns.settle_stopped_run", ignore_result=True)
+def settle_stopped_run(notification_id: str) -> None:
+    """What a cancel request left of a big run: its unsent messages get the stop's outcome."""
+    from campaigns import fanout
+
+    fanout.stopped_run_settle(notification_id=notification_id)
+
+
 @app.task(base=PublicTask, name="campaigns.housekeeping", ignore_result=True)
 def housekeeping() -> int:
     """Hourly: one housekeeping task per workspace (delivery retention, expired subscriptions,

@@ -415,6 +415,9 @@ PUSHPILOT_SEND_RETRY_MAX_SECONDS = env_int("PUSHPILOT_SEND_RETRY_MAX_SECONDS", 9
 # How long a worker's claim on a batch (and a run task's claim on a job) holds before the
 # dispatcher presumes the worker dead and hands the work to another. Longer than a batch can take.
 PUSHPILOT_SEND_LEASE_SECONDS = env_int("PUSHPILOT_SEND_LEASE_SECONDS", 120)
+# A cancel request settles this many unsent messages itself and hands the rest of a big run to a
+# task, so it answers at once whatever the run's size.
+PUSHPILOT_CANCEL_INLINE_ROWS = env_int("PUSHPILOT_CANCEL_INLINE_ROWS", 5000)
 # Due workspaces one tick visits (the rest wait for the next tick, earliest first).
 PUSHPILOT_DISPATCH_MAX_WORKSPACES = env_int("PUSHPILOT_DISPATCH_MAX_WORKSPACES", 500)
 # Recipients per send-now call, per plan (DESIGN.md "Plans and limits"); None = unlimited.

@@ -127,6 +127,8 @@ class Pipeline:
                 fanout.send_batch(
                     notification_id=item.args[0], batch_no=int(item.args[1]), owner=owner, now=now
                 )
+            elif item.name == "campaigns.settle_stopped_run":
+                fanout.stopped_run_settle(notification_id=item.args[0], now=now)
             else:  # pragma: no cover
                 raise AssertionError(f"unexpected task {item.name}")
 

@@ -43,6 +43,19 @@ def _adds_up(run) -> None:
     assert run.pending == 0
 
 
+def _fanned_out(client, campaign, pipeline, workspace):
+    """Schedule a send-now campaign and run its run task's producer without the inline batch: every
+    batch is written and published, none sent."""
+    assert client.post(f"/api/v1/campaigns/{campaign['id']}/schedule").status_code == 200
+    assert pipeline.names() == {"campaigns.run_job": 1}
+    [job_task] = pipeline.queue
+    pipeline.queue.clear()
+    with schema_context(workspace.schema_name):
+        run = dispatch.materialize_run(job_id=job_task.args[0])
+        fanout.fan_out(notification_id=run.pk, owner="producer", send_inline=False)
+    return run
+
+
 def test_cancelling_a_campaign_mid_fan_out_sends_none_of_the_batches_not_yet_sent(
     api, alice, ws_a, web_app, fake_webpush, settings, monkeypatch
 ):
@@ -51,15 +64,10 @@ def test_cancelling_a_campaign_mid_fan_out_sends_none_of_the_batches_not_yet_sen
     client = api(user=alice, workspace=ws_a)
     campaign = send_now_campaign(client, web_app)
     pipeline = Pipeline(monkeypatch)
-    assert client.post(f"/api/v1/campaigns/{campaign['id']}/schedule").status_code == 200
     # The run task materializes the run and its producer writes and publishes every batch; the
     # workers have taken one of them when the marketer presses cancel.
-    assert pipeline.names() == {"campaigns.run_job": 1}
-    [job_task] = pipeline.queue
-    pipeline.queue.clear()
+    run = _fanned_out(client, campaign, pipeline, ws_a)
     with schema_context(ws_a.schema_name):
-        run = dispatch.materialize_run(job_id=job_task.args[0])
-        fanout.fan_out(notification_id=run.pk, owner="producer", send_inline=False)
         fanout.send_batch(notification_id=run.pk, batch_no=0, owner="worker-1")
     assert pipeline.names()["campaigns.send_batch"] == 4
     assert sum(web_counts(fake_webpush).values()) == 2
@@ -81,6 +89,37 @@ def test_cancelling_a_campaign_mid_fan_out_sends_none_of_the_batches_not_yet_sen
     detail = client.get(f"/api/v1/notifications/{run.pk}").json()
     assert detail["status"] == "cancelled" and detail["counts"]["pending"] == 0
     assert {"status": "suppressed", "code": "cancelled", "count": 5} in detail["failure_reasons"]
+
+
+def test_cancelling_a_big_run_answers_at_once_and_a_task_settles_the_rest(
+    api, alice, ws_a, web_app, fake_webpush, settings, monkeypatch
+):
+    settings.PUSHPILOT_SEND_BATCH_SIZE = 2
+    settings.PUSHPILOT_CANCEL_INLINE_ROWS = 3  # a request settles 3 messages itself
+    web_subscribers(ws_a, web_app, fake_webpush, 7)
+    client = api(user=alice, workspace=ws_a)
+    campaign = send_now_campaign(client, web_app)
+    pipeline = Pipeline(monkeypatch)
+    run = _fanned_out(client, campaign, pipeline, ws_a)
+    assert pipeline.names() == {"campaigns.send_batch": 4}
+    pipeline.queue.clear()  # the batches' tasks are lost: only the hand-off can finish the run
+
+    response = client.post(f"/api/v1/notifications/{run.pk}/cancel")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["stop_reason"]) == ("sending", "cancelled")
+    assert body["counts"]["suppressed"] == 3 and body["counts"]["pending"] == 4
+    assert pipeline.names() == {"campaigns.settle_stopped_run": 1}
+    assert [t.schema for t in pipeline.queue] == [ws_a.schema_name]
+    pipeline.run()
+    run = run_of(ws_a, run.pk)
+    assert (run.status, run.stop_reason, run.suppressed, run.sent) == ("cancelled", "cancelled", 7, 0)
+    _adds_up(run)
+    assert not fake_webpush.received
+    with schema_context(ws_a.schema_name):
+        # The task again (a redelivery) finds nothing left to do.
+        assert fanout.stopped_run_settle(notification_id=run.pk) == 0
 
 
 def test_cancelling_a_throttled_campaign_stops_the_batches_waiting_in_the_database(

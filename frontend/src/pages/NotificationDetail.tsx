@@ -79,7 +79,7 @@ export function NotificationDetailPage() {
           </>
         }
         actions={
-          !final && canWriteCampaigns(workspace.role) ? (
+          !final && !data.stop_reason && canWriteCampaigns(workspace.role) ? (
             <Button variant="danger" onClick={() => cancel.ask(true)}>
               Cancel run
             </Button>
@@ -96,6 +96,7 @@ export function NotificationDetailPage() {
             {percent}% done
           </span>
           {!final ? <span className="muted small">updating live</span> : null}
+          {!final && data.stop_reason === "cancelled" ? <span className="muted small">· cancelling: the messages not sent yet are being suppressed</span> : null}
           {eta ? <span className="muted">· {eta}</span> : null}
         </div>
         <div role="progressbar" aria-label="Run progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={percent} aria-valuetext={`${percent}% done`}>
