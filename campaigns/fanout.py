@@ -1140,12 +1140,14 @@ def _stop_status(reason: str) -> str:
 
 
 # The chunk is picked once (a materialized CTE): as an ``IN (… LIMIT … FOR UPDATE)`` subquery the
-# planner may run it again per row and settle more than the chunk.
+# planner may run it again per row and settle more than the chunk. SKIP LOCKED: several settlers of
+# one stopped run (the cancel's task, batch tasks still in the broker) share its rows out instead
+# of queueing on each other's locks; whoever holds a row settles it.
 _STOP_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT id FROM {table}
     WHERE notification_id = %(run)s AND status = 'queued' AND (leased_until IS NULL OR leased_until < %(now)s)
-    LIMIT %(chunk)s FOR UPDATE
+    LIMIT %(chunk)s FOR UPDATE SKIP LOCKED
 )
 UPDATE {table} AS d SET status = %(outcome)s, error_code = %(code)s, error_message = %(message)s,
        lease_owner = '', leased_until = NULL, updated_at = %(now)s
