@@ -21,8 +21,13 @@ FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 def base_schema_once(django_db_setup, django_db_blocker):
     """The hidden base schema, created once per session outside any test transaction and kept, instead
     of inside every test's rolled-back transaction (about 0.5 s each)."""
+    from django.db import connection
+
     from tenants.schemas import ensure_base_schema
 
+    test_name = connection.settings_dict["TEST"].get("NAME")
+    if test_name and connection.settings_dict["NAME"] != test_name:
+        return  # no collected test uses the database (e.g. tests/test_launcher.py alone): none was made
     with django_db_blocker.unblock():
         ensure_base_schema()
 

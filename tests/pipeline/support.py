@@ -284,3 +284,10 @@ def aware(value: str) -> datetime:
 
 def at_offset(base: datetime, **delta) -> datetime:
     return base + timedelta(**delta)
+
+
+def assert_adds_up(run) -> None:
+    """A finished run's counters account for every targeted message, none left pending."""
+    assert run.is_final
+    assert run.targeted == run.sent + run.failed + run.invalid + run.suppressed, vars(run)
+    assert run.pending == 0

@@ -17,6 +17,7 @@ from campaigns.pipeline_models import Delivery
 from tenants.models import Role
 from tests.pipeline.support import (
     Pipeline,
+    assert_adds_up,
     run_of,
     send_now_campaign,
     send_now_run,
@@ -36,11 +37,6 @@ def _statuses(workspace, run_id) -> dict:
             (d.subscriber_id, d.batch_no): (d.status, d.error_code)
             for d in Delivery.objects.filter(notification_id=run_id)
         }
-
-
-def _adds_up(run) -> None:
-    assert run.targeted == run.sent + run.failed + run.invalid + run.suppressed, vars(run)
-    assert run.pending == 0
 
 
 def _fanned_out(client, campaign, pipeline, workspace):
@@ -78,7 +74,7 @@ def test_cancelling_a_campaign_mid_fan_out_sends_none_of_the_batches_not_yet_sen
     run = run_of(ws_a, run.pk)
     assert (run.status, run.stop_reason) == ("cancelled", "cancelled")
     assert (run.targeted, run.sent, run.suppressed, run.failed) == (7, 2, 5, 0)
-    _adds_up(run)
+    assert_adds_up(run)
     pipeline.run()  # the batches published before the cancel reach the workers: they send nothing
     assert sum(web_counts(fake_webpush).values()) == 2
     assert max(web_counts(fake_webpush).values()) == 1
@@ -115,7 +111,7 @@ def test_cancelling_a_big_run_answers_at_once_and_a_task_settles_the_rest(
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert (run.status, run.stop_reason, run.suppressed, run.sent) == ("cancelled", "cancelled", 7, 0)
-    _adds_up(run)
+    assert_adds_up(run)
     assert not fake_webpush.received
     with schema_context(ws_a.schema_name):
         # The task again (a redelivery) finds nothing left to do.
@@ -193,7 +189,7 @@ def test_cancel_through_the_api_stops_an_api_send_while_a_batch_is_at_the_provid
     run = wait_until_final(ws_a, run_id)
     assert run.status == "cancelled"
     assert (run.targeted, run.sent, run.suppressed) == (9, 3, 6)
-    _adds_up(run)
+    assert_adds_up(run)
     time.sleep(0.5)  # the batches published before the cancel have reached the worker by now
     assert fake_webpush.counters["fault_slow"] == 3  # the batch in flight, nothing after it
     statuses = _statuses(ws_a, run_id)

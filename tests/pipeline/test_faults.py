@@ -19,6 +19,7 @@ from campaigns.pipeline_models import Delivery
 from integrations.models import App, Subscriber
 from tests.pipeline.support import (
     Pipeline,
+    assert_adds_up,
     fcm_counts,
     fcm_subscribers,
     run_of,
@@ -33,12 +34,6 @@ pytestmark = pytest.mark.django_db
 def _deliveries(workspace, run_id) -> list[Delivery]:
     with schema_context(workspace.schema_name):
         return list(Delivery.objects.filter(notification_id=run_id).order_by("batch_no", "id"))
-
-
-def _adds_up(run) -> None:
-    assert run.is_final
-    assert run.targeted == run.sent + run.failed + run.invalid + run.suppressed, vars(run)
-    assert run.pending == 0
 
 
 def _flaky(monkeypatch, fake_webpush, failures: dict[str, list[tuple[int, dict]]]):
@@ -80,7 +75,7 @@ def test_web_push_429_and_503_are_retried_then_sent_after_retry_after(
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert run.status == "sent" and run.sent == 6
-    _adds_up(run)
+    assert_adds_up(run)
     assert sorted(web_counts(fake_webpush)[b.endpoint] for b in browsers) == [1] * 6
     assert fake_webpush.counters["flaky_429"] >= 1
     retried = [d for d in _deliveries(ws_a, run.pk) if d.attempts > 1]
@@ -109,7 +104,7 @@ def test_fcm_unavailable_is_retried_with_backoff_then_sent(
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert run.status == "sent" and run.sent == 6
-    _adds_up(run)
+    assert_adds_up(run)
     assert sorted(fcm_counts(fake_fcm)[t.fcm_token] for t in tokens) == [1] * 6
     assert {d.attempts for d in _deliveries(ws_a, run.pk)} == {2}
 
@@ -156,8 +151,8 @@ def test_gone_tokens_and_subscriptions_mark_the_subscriber_invalid(
     pipeline.run()
     web_run, fcm_run = run_of(ws_a, web_run.pk), run_of(ws_a, fcm_run.pk)
     assert (web_run.sent, web_run.invalid) == (2, 2) and (fcm_run.sent, fcm_run.invalid) == (1, 2)
-    _adds_up(web_run)
-    _adds_up(fcm_run)
+    assert_adds_up(web_run)
+    assert_adds_up(fcm_run)
     with schema_context(ws_a.schema_name):
         statuses = dict(Subscriber.objects.values_list("pk", "status"))
     assert {statuses[s.pk] for s in gone + unregistered} == {"invalid"}
@@ -179,7 +174,7 @@ def test_permanent_errors_fail_with_their_reason_and_are_never_retried(ws_a, web
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert (run.status, run.sent, run.failed) == ("sent", 1, 2)
-    _adds_up(run)
+    assert_adds_up(run)
     failed = {d.subscriber_id: d for d in _deliveries(ws_a, run.pk) if d.status == "failed"}
     assert failed[too_big[0].pk].error_code == "payload_too_large" and failed[too_big[0].pk].attempts == 1
     assert failed[moved[0].pk].error_code == "redirect_refused"
@@ -201,7 +196,7 @@ def test_retries_are_bounded_then_failed_with_the_reason(ws_a, web_app, fake_web
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert (run.status, run.sent, run.failed) == ("sent", 1, 1)
-    _adds_up(run)
+    assert_adds_up(run)
     assert fake_webpush.counters["fault_503"] == 3
     [failed] = [d for d in _deliveries(ws_a, run.pk) if d.status == "failed"]
     assert failed.subscriber_id == down.pk and failed.attempts == 3
@@ -221,7 +216,7 @@ def test_rejected_fcm_credentials_flag_the_app_and_stop_the_run_without_burning_
     run = run_of(ws_a, run.pk)
     assert run.status == "failed" and run.stop_reason == "credentials_invalid"
     assert (run.targeted, run.failed, run.sent) == (9, 9, 0)
-    _adds_up(run)
+    assert_adds_up(run)
     assert fake_fcm.counters[f"fault_{fault}"] == 3  # one batch tried; six messages never left
     with schema_context(ws_a.schema_name):
         app = App.objects.get(pk=fcm_app.pk)
@@ -255,7 +250,7 @@ def test_rejected_vapid_flags_the_web_push_app(ws_a, web_app, fake_webpush, pipe
     pipeline.run()
     run = run_of(ws_a, run.pk)
     assert run.status == "failed" and run.stop_reason == "vapid_rejected"
-    _adds_up(run)
+    assert_adds_up(run)
     with schema_context(ws_a.schema_name):
         assert App.objects.get(pk=web_app.pk).status == "vapid_rejected"
 
@@ -318,7 +313,7 @@ def test_web_push_429_backs_off_only_that_push_service_origin(
     for run_id in (first.pk, second.pk):
         run = run_of(ws_a, run_id)
         assert (run.status, run.sent) == ("sent", 4)
-        _adds_up(run)
+        assert_adds_up(run)
     assert sorted(web_counts(fake_webpush)[s.endpoint] for s in busy + calm) == [2] * 4
     late = [
         d
