@@ -157,6 +157,26 @@ def api_key_for():
     return _make
 
 
+@pytest.fixture(scope="session")
+def openai_server():
+    """An OpenAI-compatible chat endpoint over HTTP (tests/fakes/openai_fake.py); reset it per test."""
+    from tests.fakes.openai_fake import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def workspace_openai_server():
+    """A second provider: the one a workspace brings itself."""
+    from tests.fakes.openai_fake import FakeOpenAI
+
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def celery_worker_thread(transactional_db):
     """A real Celery worker (in a thread of this process) consuming the test queues from Redis.

@@ -20,28 +20,12 @@ from django_tenants.utils import schema_context
 from campaigns import content as personalization
 from tenants.models import Role
 from tests.campaigns.conftest import assert_error
-from tests.fakes.openai_fake import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 
 PLATFORM_KEY = "sk-platform-0123456789abcdefPLAT"
 WORKSPACE_KEY = "sk-workspace-abcdef0123456789WSKY"
 PLATFORM_MODEL = "fake-gpt-mini"
-
-
-@pytest.fixture(scope="session")
-def openai_server():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def workspace_openai_server():
-    """A second provider: the one a workspace brings itself."""
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

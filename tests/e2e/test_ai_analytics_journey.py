@@ -18,18 +18,10 @@ from analytics.models import SentTally
 from campaigns.models import CampaignContent
 from tests.conftest import token_for
 from tests.e2e.conftest import sign_in
-from tests.fakes.openai_fake import FakeOpenAI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 MODEL = "fake-gpt-mini"
-
-
-@pytest.fixture(scope="module")
-def openai_server():
-    server = FakeOpenAI().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

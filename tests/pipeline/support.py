@@ -259,12 +259,13 @@ def send_now_run(
         )
 
 
-def send_now_campaign(client, app, **options) -> dict:
-    """A ``send_now`` campaign with one content, made through the API (``options``: the campaign's)."""
+def web_campaign(client, app, *, name: str = "Flash sale", **options) -> dict:
+    """A ``send_now`` Web Push campaign without content, made through the API (``options``: the
+    campaign's)."""
     campaign = client.post(
         "/api/v1/campaigns/",
         {
-            "name": "Flash sale",
+            "name": name,
             "channel_type": "web_push",
             "schedule_type": "send_now",
             "app_id": str(app.pk),
@@ -272,7 +273,12 @@ def send_now_campaign(client, app, **options) -> dict:
         },
     )
     assert campaign.status_code == 201, campaign.content
-    campaign = campaign.json()
+    return campaign.json()
+
+
+def send_now_campaign(client, app, **options) -> dict:
+    """A ``send_now`` campaign with one content, made through the API (``options``: the campaign's)."""
+    campaign = web_campaign(client, app, **options)
     made = client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", {"title": "Flash", "body": "Now."})
     assert made.status_code == 201, made.content
     return campaign

@@ -25,6 +25,7 @@ from tests.pipeline.support import (
     run_of,
     send_now_campaign,
     send_now_run,
+    web_campaign,
     web_counts,
     web_subscribers,
 )
@@ -97,10 +98,7 @@ def test_ab_variants_follow_their_weights_and_stay_with_each_subscriber(
 ):
     settings.PUSHPILOT_SEND_BATCH_SIZE = 25
     client = api(user=alice, workspace=ws_a)
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {"name": "A/B", "channel_type": "web_push", "schedule_type": "send_now", "app_id": str(web_app.pk)},
-    ).json()
+    campaign = web_campaign(client, web_app, name="A/B")
     for variant, weight, title in (("A", 3, "Variant A"), ("B", 1, "Variant B")):
         made = client.post(
             f"/api/v1/campaigns/{campaign['id']}/contents/",
@@ -320,10 +318,7 @@ def test_a_content_with_a_segment_filter_goes_only_to_the_subscribers_it_matches
 ):
     settings.PUSHPILOT_SEND_BATCH_SIZE = 50
     client = api(user=alice, workspace=ws_a)
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {"name": "VIP", "channel_type": "web_push", "schedule_type": "send_now", "app_id": str(web_app.pk)},
-    ).json()
+    campaign = web_campaign(client, web_app, name="VIP")
     vip = {"tags": {"any": ["vip"]}}
     _content(client, campaign["id"], title="Hello", body="Our offers.")
     _content(client, campaign["id"], title="Hello VIP", body="Early access.", segment_filter_json=vip)

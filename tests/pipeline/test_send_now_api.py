@@ -23,6 +23,7 @@ from tests.pipeline.support import (
     make_web_app,
     run_of,
     wait_until_final,
+    web_campaign,
     web_counts,
     web_subscribers,
 )
@@ -268,10 +269,7 @@ def test_app_segment_campaign_and_topic_mismatches(api, alice, ws_a, web_app, fc
     assert client.post(SEND_NOW, _body(fcm_app, target={"topic": "news"})).status_code == 202
     assert_error(client.post(SEND_NOW, _body(fcm_app, data={"google.sent": "x"})), 400, "reserved_data_key")
 
-    campaign = client.post(
-        "/api/v1/campaigns/",
-        {"name": "Web", "channel_type": "web_push", "schedule_type": "send_now", "app_id": str(web_app.pk)},
-    ).json()
+    campaign = web_campaign(client, web_app, name="Web")
     body = {"app_id": str(fcm_app.pk), "campaign_id": campaign["id"], "target": {"all": True}}
     assert_error(client.post(SEND_NOW, body), 400, "campaign_app_mismatch")
     body["app_id"] = str(web_app.pk)
