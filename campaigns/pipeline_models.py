@@ -209,12 +209,18 @@ class Delivery(models.Model):
     only once it has expired."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    # No single-column indexes on the two keys: (notification, …) is the prefix of both indexes below
+    # and of the unique constraint, and nothing looks deliveries up by subscriber alone (the frequency
+    # cap reads delivery_sent_idx). Each index would cost every insert and outcome update.
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     subscriber = models.ForeignKey(
         "integrations.Subscriber",
         null=True,
         on_delete=models.DO_NOTHING,
         db_constraint=False,
+        db_index=False,
         related_name="+",
     )
     batch_no = models.PositiveIntegerField(default=0)

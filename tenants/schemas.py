@@ -178,6 +178,16 @@ def create_workspace_schema(workspace, *, check_if_exists, sync_schema, verbosit
     connection.set_schema_to_public()
     with connection.cursor() as cursor:
         cursor.execute("SELECT public.clone_schema(%s, %s, 'DATA')", [base, workspace.schema_name])
+        # clone_schema() does not copy storage parameters (the delivery table's fillfactor).
+        cursor.execute(
+            "SELECT c.relkind, c.relname, array_to_string(c.reloptions, ', ') FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.reloptions IS NOT NULL AND c.relkind IN ('r', 'i')",
+            [base],
+        )
+        for kind, name, options in cursor.fetchall():
+            what = "TABLE" if kind == "r" else "INDEX"
+            cursor.execute(f'ALTER {what} "{workspace.schema_name}"."{name}" SET ({options})')
     # The function may move the session's search_path; make django-tenants set it again.
     connection.set_schema_to_public()
     return True

@@ -31,6 +31,7 @@ from tenants.models import (
     User,
     Workspace,
 )
+from tenants.schemas import ensure_base_schema
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -129,6 +130,9 @@ def workspace_create(
     ip: str | None = None,
 ) -> Workspace:
     explicit = _validate_slug(slug) if slug else None
+    # The base schema is committed before the clone when this is the first workspace: inside the
+    # clone's transaction pg_dump could not see it, and the slower fallback clone is less faithful.
+    ensure_base_schema()
     for _attempt in range(5):
         try:
             with transaction.atomic():

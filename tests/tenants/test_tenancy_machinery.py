@@ -161,3 +161,34 @@ def test_new_workspace_schema_is_a_clone_with_recorded_migrations(ws_a):
     assert ws_count == base_count > 0
     assert "tenantapp_note" in tables
     assert "tenants_workspace" not in tables  # public apps never land in a workspace schema
+
+
+@pytest.mark.django_db
+def test_new_workspace_schema_keeps_the_base_indexes_and_storage_parameters(ws_a):
+    """The clone is the base under another name: the same indexes, by name (migrations drop them by
+    name), and the same storage parameters (the delivery table's half-empty pages, for HOT claims)."""
+
+    def shape(schema: str) -> tuple[set, set]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s", [schema])
+            indexes = set(cursor.fetchall())
+            cursor.execute(
+                "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.reloptions IS NOT NULL",
+                [schema],
+            )
+            options = {(name, tuple(opts)) for name, opts in cursor.fetchall()}
+        return indexes, options
+
+    base_indexes, base_options = shape(settings.TENANT_BASE_SCHEMA)
+    indexes, options = shape(ws_a.schema_name)
+    assert indexes == base_indexes
+    assert options == base_options
+    assert ("campaigns_delivery", ("fillfactor=50",)) in options
+    delivery = {name for table, name in indexes if table == "campaigns_delivery"}
+    assert delivery == {
+        "campaigns_delivery_pkey",
+        "delivery_one_per_subscriber",
+        "delivery_status_idx",
+        "delivery_sent_idx",
+    }
