@@ -8,7 +8,8 @@ over, created, migrated, dropped at the end), Redis database 13 with the key/que
 ``perfpipe`` (cleared before and after), a temporary state directory, and spawns every process it
 needs: the two fakes in sink mode (``tests.fakes.webpush``, ``tests.fakes.fcm``: they count every
 message, check every VAPID header / bearer token, fully verify one in 100), two Celery worker
-processes (``--concurrency=1`` each) and one Celery beat.
+processes (``--concurrency=1`` each; ``PERF_WORKER_POOL="--pool=threads --concurrency=2"`` tries
+another pool) and one Celery beat.
 
 What it prints, with the target from issue 4 next to each figure:
 
@@ -28,7 +29,9 @@ What it prints, with the target from issue 4 next to each figure:
    send after the due time (target ≤ 2 s), whole campaign from due time to the run's end (target ≤
    30 s, ≥ 3,300 deliveries/s), deliveries/s next to the bare transport (target ≥ 0.8x), Celery
    tasks per 500 messages (target ≤ 1), peak RSS of the worker processes (target < 300 MB) for a
-   run of a tenth of the audience and for the full one (flat in audience size).
+   run of a tenth of the audience and for the full one (flat in audience size), and the CPU time
+   per message of the workers, of PostgreSQL and of the fake, beside the bare transport's (section
+   3): on 2 busy cores, throughput follows total CPU per message.
 
 On a machine that is busy with other work the wall-clock figures understate an idle machine's;
 the load average is printed at the start and the end.
@@ -66,6 +69,7 @@ TICK_DUE = 20
 TICK_REPEATS = 9
 BARE_MESSAGES = int(os.environ.get("PERF_BARE_MESSAGES", "20000"))
 RUN_TIMEOUT = float(os.environ.get("PERF_RUN_TIMEOUT", "600"))
+WORKER_POOL_ARGS = os.environ.get("PERF_WORKER_POOL", "--pool=prefork --concurrency=1").split()
 LEAD_SECONDS = 20  # a campaign is scheduled this far ahead, so beat's tick (15 s) finds it early
 
 
@@ -121,6 +125,19 @@ class Process:
 
     def reset_peaks(self) -> None:
         self.peak_rss.clear()
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the process and its live children so far."""
+        import psutil
+
+        total = 0.0
+        with contextlib.suppress(psutil.Error):
+            main = psutil.Process(self.proc.pid)
+            for process in [main, *main.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    total += times.user + times.system
+        return total
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -492,7 +509,11 @@ def bench_bare(tmp: str, webpush, fcm, subscriptions: list[dict]) -> dict:
     )
     web = run_variant("webpush-ours", str(web_ctx), webpush)
     fcm_row = run_variant("fcm-ours", str(fcm_ctx), fcm)
-    log(f"   Web Push transport: {web['rate']:,.0f} msg/s; FCM transport: {fcm_row['rate']:,.0f} msg/s")
+    for label, row in (("Web Push", web), ("FCM", fcm_row)):
+        log(
+            f"   {label} transport: {row['rate']:,.0f} msg/s; CPU per message: transport {row['cpu_us']:.0f} µs, "
+            f"fake {row['fake_cpu_us']:.0f} µs"
+        )
     return {"web_push": web["rate"], "fcm": fcm_row["rate"]}
 
 
@@ -509,7 +530,29 @@ def worker_stats(app) -> dict:
     return totals
 
 
-def run_campaign(workspace, app, *, channel: str, tag: str, workers: list[Process], celery_app) -> dict:
+def postgres_cpu_seconds() -> float:
+    """User + system CPU of every PostgreSQL process on the machine: the live ones, and the backends
+    that have exited (counted in the postmaster's children times once it reaps them)."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.process_iter(["name"]):
+        if (process.info["name"] or "").startswith("postgres"):
+            with contextlib.suppress(psutil.Error):
+                times = process.cpu_times()
+                total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def cpu_snapshot(workers: list[Process], fake) -> dict[str, float]:
+    return {
+        "workers": sum(worker.cpu_seconds() for worker in workers),
+        "postgres": postgres_cpu_seconds(),
+        "fake": fake.cpu_seconds(),
+    }
+
+
+def run_campaign(workspace, app, *, channel: str, tag: str, workers: list[Process], celery_app, fake) -> dict:
     from django.utils import timezone
     from django_tenants.utils import schema_context
 
@@ -520,6 +563,7 @@ def run_campaign(workspace, app, *, channel: str, tag: str, workers: list[Proces
     before = worker_stats(celery_app)
     for worker in workers:
         worker.reset_peaks()
+    cpu_before = cpu_snapshot(workers, fake)
     due = (timezone.now() + timedelta(seconds=LEAD_SECONDS)).replace(microsecond=0)
     with schema_context(workspace.schema_name):
         campaign = services.campaign_schedule(
@@ -535,6 +579,7 @@ def run_campaign(workspace, app, *, channel: str, tag: str, workers: list[Proces
         time.sleep(0.5)
     if run is None or not run.is_final:
         raise RuntimeError(f"the {channel} campaign did not finish in time: {run and vars(run)}")
+    cpu_after = cpu_snapshot(workers, fake)
     after = worker_stats(celery_app)
     tasks = {name: after.get(name, 0) - before.get(name, 0) for name in after}
     pipeline_tasks = sum(
@@ -554,6 +599,8 @@ def run_campaign(workspace, app, *, channel: str, tag: str, workers: list[Proces
         "tasks": tasks,
         "tasks_per_500": pipeline_tasks / max(1.0, run.targeted / 500),
         "peak_rss_mb": peak,
+        # CPU per message sent, from the due time's lead-in to the run's end (the lead-in is idle).
+        "cpu_us": {k: (cpu_after[k] - cpu_before[k]) / max(1, run.sent) * 1e6 for k in cpu_after},
     }
 
 
@@ -563,7 +610,8 @@ def describe(result: dict) -> None:
         f"run started {result['started_s']:+.2f} s and first send {result['first_send_s']:+.2f} s after the due "
         f"time; whole campaign {result['whole_s']:.1f} s = {result['rate']:,.0f} deliveries/s; "
         f"{result['tasks_per_500']:.2f} tasks per 500 messages {result['tasks']}; "
-        f"worker peak RSS {result['peak_rss_mb']:.0f} MB"
+        f"worker peak RSS {result['peak_rss_mb']:.0f} MB; CPU per message: "
+        + ", ".join(f"{k} {v:.0f} µs" for k, v in result["cpu_us"].items())
     )
 
 
@@ -664,8 +712,7 @@ def main() -> int:
                         "-A",
                         "pushpilot.celery",
                         "worker",
-                        "--pool=prefork",
-                        "--concurrency=1",
+                        *WORKER_POOL_ARGS,
                         "-Q",
                         queues,
                         "-n",
@@ -706,7 +753,13 @@ def main() -> int:
         for channel, app_row in (("web_push", web_app), ("app_push", fcm_app)):
             for tag in ("small", "big"):
                 result = run_campaign(
-                    workspace, app_row, channel=channel, tag=tag, workers=processes[:2], celery_app=celery_app
+                    workspace,
+                    app_row,
+                    channel=channel,
+                    tag=tag,
+                    workers=processes[:2],
+                    celery_app=celery_app,
+                    fake=webpush if channel == "web_push" else fcm,
                 )
                 describe(result)
                 results[(channel, tag)] = result
