@@ -206,6 +206,15 @@ def placeholders(text: str) -> list[Placeholder]:
     return [p for p in parse(text) if isinstance(p, Placeholder)]
 
 
+def is_personalized(content: _HasCopy) -> bool:
+    """Whether the title or body depends on the subscriber (copy that cannot be parsed counts as
+    personalized: rendering it is what reports the problem)."""
+    try:
+        return bool(placeholders(content.title) or placeholders(content.body))
+    except PersonalizationError:
+        return True
+
+
 def budget_length(text: str) -> int:
     """The length of ``text`` rendered with defaults (see the module docstring)."""
     return sum(len(p) if isinstance(p, str) else p.budget for p in parse(text))
