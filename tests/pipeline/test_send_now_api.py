@@ -88,6 +88,13 @@ def test_send_now_with_an_api_key_reaches_every_subscriber_once_with_a_signed_de
         delivery = Delivery.objects.get(pk=delivery_id)
     assert delivery.notification_id == run.pk and delivery.status == "sent"
     assert fanout.delivery_token_read(payload["pp"]["delivery"][:-2] + "xx") is None
+    # Delivery ids are UUIDv7: version 7, RFC 9562 variant, the creation millisecond up front.
+    with schema_context(ws_a.schema_name):
+        deliveries = list(Delivery.objects.filter(notification_id=run.pk))
+    assert len({d.pk for d in deliveries}) == 9
+    for row in deliveries:
+        assert row.pk.version == 7 and row.pk.variant == uuid.RFC_4122
+        assert abs((row.pk.int >> 80) - row.created_at.timestamp() * 1000) <= 1
 
     detail = client.get(f"/api/v1/notifications/{run.pk}").json()
     assert detail["status"] == "sent"
