@@ -3,6 +3,7 @@ after commit; the cache is schema-scoped; requests leave the connection in publi
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -163,6 +164,40 @@ def test_new_workspace_schema_is_a_clone_with_recorded_migrations(ws_a):
     assert "tenants_workspace" not in tables  # public apps never land in a workspace schema
 
 
+def _storage_options(schema: str) -> set:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.reloptions IS NOT NULL",
+            [schema],
+        )
+        return {(name, tuple(opts)) for name, opts in cursor.fetchall()}
+
+
+@pytest.mark.django_db
+def test_a_workspace_cloned_without_pg_dump_keeps_the_base_storage_parameters(charlie, monkeypatch, tmp_path):
+    """A machine whose pg_dump fails (or that has none) clones with django-tenants' clone_schema(),
+    which copies no storage parameters; the clone gets the base's afterwards."""
+    from tenants import schemas, services
+
+    fake = tmp_path / "pg_dump"
+    fake.write_text("#!/bin/sh\necho 'pg_dump: error: connection refused' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    monkeypatch.setattr(schemas, "_ddl_cache", {})  # this process may have dumped the base already
+
+    workspace = services.workspace_create(owner=charlie, name="No Dump Ltd")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            [workspace.schema_name, "campaigns_delivery"],
+        )
+        assert cursor.fetchone()[0] == 1
+    assert _storage_options(workspace.schema_name) == _storage_options(settings.TENANT_BASE_SCHEMA)
+    assert ("campaigns_delivery", ("fillfactor=50",)) in _storage_options(workspace.schema_name)
+
+
 @pytest.mark.django_db
 def test_new_workspace_schema_keeps_the_base_indexes_and_storage_parameters(ws_a):
     """The clone is the base under another name: the same indexes, by name (migrations drop them by
@@ -172,13 +207,7 @@ def test_new_workspace_schema_keeps_the_base_indexes_and_storage_parameters(ws_a
         with connection.cursor() as cursor:
             cursor.execute("SELECT tablename, indexname FROM pg_indexes WHERE schemaname = %s", [schema])
             indexes = set(cursor.fetchall())
-            cursor.execute(
-                "SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.reloptions IS NOT NULL",
-                [schema],
-            )
-            options = {(name, tuple(opts)) for name, opts in cursor.fetchall()}
-        return indexes, options
+        return indexes, _storage_options(schema)
 
     base_indexes, base_options = shape(settings.TENANT_BASE_SCHEMA)
     indexes, options = shape(ws_a.schema_name)
