@@ -605,10 +605,13 @@ def _decide_and_send(
     # Contents with a segment filter: whether each subscriber of the batch matches each distinct
     # filter comes from the same one query that reads the subscribers.
     matches = _content_filter_columns(contents)
-    # Attributes are read (and their JSON decoded) only when some copy has a placeholder; copy
-    # without one is rendered once per batch (``copies``).
-    personalized = any(personalization.is_personalized(c) for c in contents)
-    copies: dict[int, dict[str, str]] = {}
+    # Copy without a placeholder is the same for every subscriber: rendered once per batch
+    # (``fixed_copy``). Attributes are read (and their JSON decoded) only when some copy needs them.
+    for content in contents:
+        content.fixed_copy = (
+            None if personalization.is_personalized(content) else personalization.render(content, {})
+        )
+    personalized = any(content.fixed_copy is None for content in contents)
     subscribers = {
         s.id: s
         for s in Subscriber.objects.filter(pk__in=[r.subscriber_id for r in rows if r.subscriber_id])
@@ -701,7 +704,6 @@ def _decide_and_send(
             topic=topic,
             options=options,
             token=delivery_token_make(workspace_id=workspace_id, delivery_id=row.id),
-            copies=None if personalized else copies,
         )
         if app.kind == AppKind.WEB_PUSH and subscriber is not None:
             row.origin = _origin(subscriber.endpoint or "")
@@ -923,19 +925,15 @@ def _message(
     topic: str | None,
     options: dict,
     token: str,
-    copies: dict[int, dict[str, str]] | None = None,
 ):
-    """One subscriber's message. ``copies``: rendered copy per content, for content that has no
-    placeholder (the same for every subscriber); None renders with the subscriber's attributes."""
+    """One subscriber's message: the content's ``fixed_copy`` when it has no placeholder, else its
+    copy rendered with the subscriber's attributes."""
     from integrations.models import AppKind
     from integrations.transports.base import DEFAULT_TTL_SECONDS, Message, WebPushSubscription
 
-    if copies is None:
-        copy = personalization.render(content, getattr(subscriber, "attributes", None) or {})
-    else:
-        copy = copies.get(id(content))
-        if copy is None:
-            copy = copies[id(content)] = personalization.render(content, {})
+    copy = content.fixed_copy or personalization.render(
+        content, getattr(subscriber, "attributes", None) or {}
+    )
     payload: dict[str, Any] = {"title": copy["title"], "body": copy["body"]}
     url = getattr(content, "click_url", "") or options.get("url")
     if url:
