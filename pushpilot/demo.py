@@ -55,7 +55,6 @@ from integrations.models import App, AppKind, Segment, Subscriber
 from integrations.serializers import SubscribeSerializer, b64url_encode
 from tenants import services as tenant_services
 from tenants.models import AuditLog, User, Workspace
-from tenants.schemas import ensure_base_schema
 
 DEMO_EMAIL = "demo@pushpilot.local"
 DEMO_PASSWORD = "pushpilot-demo"  # development only: make run prints it
@@ -88,7 +87,6 @@ class DemoAccount:
 
 def demo_account_ensure() -> DemoAccount:
     """The demo user (demo@pushpilot.local) and its workspace ``demo``, created if missing."""
-    ensure_base_schema()
     user = User.objects.filter(email=DEMO_EMAIL).first()
     created_user = user is None
     if user is None:
