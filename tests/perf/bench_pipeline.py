@@ -127,17 +127,13 @@ class Process:
         self.peak_rss.clear()
 
     def cpu_seconds(self) -> float:
-        """User + system CPU of the process and its live children so far."""
+        """User + system CPU of the process and its children so far."""
         import psutil
 
-        total = 0.0
         with contextlib.suppress(psutil.Error):
             main = psutil.Process(self.proc.pid)
-            for process in [main, *main.children(recursive=True)]:
-                with contextlib.suppress(psutil.Error):
-                    times = process.cpu_times()
-                    total += times.user + times.system
-        return total
+            return cpu_seconds_of([main, *main.children(recursive=True)])
+        return 0.0
 
     def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -530,18 +526,26 @@ def worker_stats(app) -> dict:
     return totals
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU of every PostgreSQL process on the machine: the live ones, and the backends
-    that have exited (counted in the postmaster's children times once it reaps them)."""
+def cpu_seconds_of(processes) -> float:
+    """User + system CPU of these processes, and of their children that have exited (counted in the
+    parent's children times once it reaps them: PostgreSQL backends of closed connections)."""
     import psutil
 
     total = 0.0
-    for process in psutil.process_iter(["name"]):
-        if (process.info["name"] or "").startswith("postgres"):
-            with contextlib.suppress(psutil.Error):
-                times = process.cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
     return total
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU of every PostgreSQL process on the machine (so run the benchmark alone)."""
+    import psutil
+
+    return cpu_seconds_of(
+        p for p in psutil.process_iter(["name"]) if (p.info["name"] or "").startswith("postgres")
+    )
 
 
 def cpu_snapshot(workers: list[Process], fake) -> dict[str, float]:
