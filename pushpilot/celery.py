@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import gc
+import importlib
 import os
 
 from celery import Task, signals
@@ -25,6 +27,39 @@ def _recycle_database_connections(sender=None, **_kwargs) -> None:
     tasks run inside the caller's transaction and are left alone, as Celery's own fixup does."""
     if not getattr(getattr(sender, "request", None), "is_eager", False):
         close_old_connections()
+
+
+# Young-generation collections every 20,000 net allocations instead of CPython's 700 (see below).
+WORKER_GC_THRESHOLDS = (20_000, 20, 10)
+# What a send batch runs, imported before the heap is frozen (see below).
+_SEND_PATH_MODULES = (
+    "campaigns.fanout",
+    "integrations.services",
+    "integrations.transports.fcm",
+    "integrations.transports.webpush",
+)
+
+
+@signals.worker_process_init.connect  # each prefork child, after fork
+@signals.worker_ready.connect  # the main process (where solo and threads pools run tasks)
+def _freeze_long_lived_objects(**_kwargs) -> None:
+    """Keep the cyclic garbage collector off the worker's startup heap (Django, Celery, firebase-admin,
+    the task modules: objects that live as long as the process), and run it less often.
+
+    A send batch allocates tens of thousands of short-lived containers (messages, firebase-admin's
+    message objects, HTTP/2 frames). With CPython's defaults that triggered a full (generation 2)
+    collection, which traverses every tracked object, about every third FCM batch: ~100 ms each,
+    ~40 µs of worker CPU per message. ``gc.freeze()`` moves what exists now into the permanent
+    generation, which collections skip; objects created later are collected as before. With the
+    higher young threshold most of a batch's objects are freed by reference counting before a
+    collection ever looks at them. Measured with ``tests.perf.bench_pipeline`` (50,000 FCM
+    messages): worker CPU 306 → 244 µs per message with the freeze, 229 µs with the thresholds too,
+    peak RSS unchanged (157 and 159 MB)."""
+    for module in _SEND_PATH_MODULES:
+        importlib.import_module(module)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)
 
 
 class TenantContextMissing(RuntimeError):
