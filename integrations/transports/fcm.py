@@ -148,8 +148,9 @@ class FcmTransport:
     async def _send(self, messages: list[Message]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(messages)
         prepared: list[tuple[int, messaging.Message]] = []
+        platforms: dict[tuple, _PlatformConfigs] = {}  # one set per batch and distinct options
         for index, message in enumerate(messages):
-            built = build_message(message)
+            built = build_message(message, platforms)
             if isinstance(built, Outcome):
                 outcomes[index] = built
             else:
@@ -218,15 +219,38 @@ def _data_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def build_message(message: Message) -> messaging.Message | Outcome:
-    """Our payload contract → a firebase `Message`; a local Outcome when it cannot be sent."""
+def build_message(
+    message: Message, platforms: dict[tuple, _PlatformConfigs] | None = None
+) -> messaging.Message | Outcome:
+    """Our payload contract → a firebase `Message`; a local Outcome when it cannot be sent.
+    ``platforms`` (one dict per batch) shares the Android/APNs/Web Push configs between messages
+    with the same options: a batch's 500 messages usually differ only in token, copy and data."""
     try:
-        return _build_message(message)
+        return _build_message(message, {} if platforms is None else platforms)
     except (TypeError, ValueError, AttributeError) as exc:  # a payload that is not the contract's shape
         return Outcome.failed(ErrorCode.INVALID_MESSAGE, truncate(str(exc)))
 
 
-def _build_message(message: Message) -> messaging.Message | Outcome:
+@dataclass(frozen=True, slots=True)
+class _PlatformConfigs:
+    android: messaging.AndroidConfig
+    apns: messaging.APNSConfig
+    webpush: messaging.WebpushConfig
+
+
+def _payload_size_bound(notification_fields: dict[str, str], data: dict[str, str]) -> int:
+    """An upper bound of ``_payload_size``: JSON escapes one character into at most 6 bytes, and
+    each field adds its quotes, colon and comma. Exact sizes are computed only near the limit."""
+    fields = (*notification_fields.items(), *data.items())
+    return 40 + sum(6 * (len(str(k)) + len(str(v))) + 6 for k, v in fields)
+
+
+def _payload_size(notification_fields: dict[str, str], data: dict[str, str]) -> int:
+    document = {"notification": notification_fields, "data": data}
+    return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _build_message(message: Message, platforms: dict[tuple, _PlatformConfigs]) -> messaging.Message | Outcome:
     targets = [t for t in (message.token, message.topic) if t]
     if len(targets) != 1:
         return Outcome.failed(ErrorCode.INVALID_MESSAGE, "an FCM message needs exactly one of token or topic")
@@ -237,7 +261,7 @@ def _build_message(message: Message) -> messaging.Message | Outcome:
     title = payload.get("title")
     body = payload.get("body")
     image = payload.get("image") or None
-    url = payload.get("url") or None
+    url = str(payload["url"]) if payload.get("url") else None
     data: dict[str, str] = {}
     for key, value in (payload.get("data") or {}).items():
         key = str(key)
@@ -250,32 +274,32 @@ def _build_message(message: Message) -> messaging.Message | Outcome:
     if pp.get("notification"):
         data["pp_notification"] = str(pp["notification"])
     if url:
-        data["pp_url"] = str(url)
+        data["pp_url"] = url
     if payload.get("actions"):
         data["pp_actions"] = _data_value(payload["actions"])
     notification_fields = {k: v for k, v in (("title", title), ("body", body), ("image", image)) if v}
-    size = len(
-        json.dumps(
-            {"notification": notification_fields, "data": data}, separators=(",", ":"), ensure_ascii=False
-        ).encode()
-    )
-    if size > MAX_PAYLOAD_BYTES:
-        return Outcome.failed(
-            ErrorCode.PAYLOAD_TOO_LARGE,
-            f"notification + data is {size} bytes; FCM accepts {MAX_PAYLOAD_BYTES}",
-        )
+    if _payload_size_bound(notification_fields, data) > MAX_PAYLOAD_BYTES:
+        size = _payload_size(notification_fields, data)
+        if size > MAX_PAYLOAD_BYTES:
+            return Outcome.failed(
+                ErrorCode.PAYLOAD_TOO_LARGE,
+                f"notification + data is {size} bytes; FCM accepts {MAX_PAYLOAD_BYTES}",
+            )
 
     ttl = min(max(0, int(message.ttl)), MAX_TTL_SECONDS)
-    high = message.urgency == "high"
     urgency = message.urgency if message.urgency in URGENCIES else "normal"
-    collapse_key = message.collapse_key or None
-    apns_headers = {
-        "apns-priority": "10" if high else "5",
-        "apns-expiration": str(int(time.time()) + ttl) if ttl else "0",
-    }
-    if collapse_key:
-        apns_headers["apns-collapse-id"] = collapse_key[:64]
-    webpush_headers = {"TTL": str(ttl), "Urgency": urgency}
+    options = (
+        ttl,
+        message.urgency == "high",
+        urgency,
+        message.collapse_key or None,
+        image,
+        message.click_action,
+        url,
+    )
+    shared = platforms.get(options)
+    if shared is None:
+        shared = platforms[options] = _platform_configs(*options)
     try:
         return messaging.Message(
             token=token,
@@ -284,32 +308,54 @@ def _build_message(message: Message) -> messaging.Message | Outcome:
             if notification_fields
             else None,
             data=data or None,
-            android=messaging.AndroidConfig(
-                ttl=ttl,
-                priority="high" if high else "normal",
-                collapse_key=collapse_key,
-                notification=(
-                    messaging.AndroidNotification(image=image, click_action=message.click_action, icon=None)
-                    if image or message.click_action
-                    else None
-                ),
-            ),
-            apns=messaging.APNSConfig(
-                headers=apns_headers,
-                payload=messaging.APNSPayload(
-                    aps=messaging.Aps(mutable_content=True if image else None, category=message.click_action)
-                ),
-                fcm_options=messaging.APNSFCMOptions(image=image) if image else None,
-            ),
-            webpush=messaging.WebpushConfig(
-                headers=webpush_headers,
-                fcm_options=messaging.WebpushFCMOptions(link=url)
-                if url and str(url).startswith("https://")
-                else None,
-            ),
+            android=shared.android,
+            apns=shared.apns,
+            webpush=shared.webpush,
         )
     except ValueError as exc:
         return Outcome.failed(ErrorCode.INVALID_MESSAGE, truncate(str(exc)))
+
+
+def _platform_configs(
+    ttl: int,
+    high: bool,
+    urgency: str,
+    collapse_key: str | None,
+    image: str | None,
+    click_action: str | None,
+    url: str | None,
+) -> _PlatformConfigs:
+    apns_headers = {
+        "apns-priority": "10" if high else "5",
+        "apns-expiration": str(int(time.time()) + ttl) if ttl else "0",
+    }
+    if collapse_key:
+        apns_headers["apns-collapse-id"] = collapse_key[:64]
+    return _PlatformConfigs(
+        android=messaging.AndroidConfig(
+            ttl=ttl,
+            priority="high" if high else "normal",
+            collapse_key=collapse_key,
+            notification=(
+                messaging.AndroidNotification(image=image, click_action=click_action, icon=None)
+                if image or click_action
+                else None
+            ),
+        ),
+        apns=messaging.APNSConfig(
+            headers=apns_headers,
+            payload=messaging.APNSPayload(
+                aps=messaging.Aps(mutable_content=True if image else None, category=click_action)
+            ),
+            fcm_options=messaging.APNSFCMOptions(image=image) if image else None,
+        ),
+        webpush=messaging.WebpushConfig(
+            headers={"TTL": str(ttl), "Urgency": urgency},
+            fcm_options=messaging.WebpushFCMOptions(link=url)
+            if url and str(url).startswith("https://")
+            else None,
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -883,9 +883,9 @@ class FakeFcm(ServedFake):
             link = (webpush.get("fcm_options") or {}).get("link")
             if link is not None and not str(link).startswith("https://"):
                 raise _Invalid("The link must be an https URL", "message.webpush.fcm_options.link")
-        size = len(
-            json.dumps({"notification": notification or {}, "data": data or {}}, separators=(",", ":"))
-        )
+        # Bytes of compact UTF-8 JSON, as the client sends it (non-ASCII is not \u-escaped on the wire).
+        document = {"notification": notification or {}, "data": data or {}}
+        size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_PAYLOAD_BYTES:
             raise _Invalid(f"Message is too big: {size} bytes > {MAX_PAYLOAD_BYTES}", "message")
         return message

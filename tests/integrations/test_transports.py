@@ -315,6 +315,67 @@ def test_fcm_refuses_locally_what_fcm_would_reject(fake_fcm, fcm_transport):
     assert fake_fcm.counters["messages"] == 1  # only the good one was sent
 
 
+def test_fcm_messages_of_one_batch_keep_their_own_options(fake_fcm, fcm_transport):
+    """A batch shares its Android/APNs/Web Push configs between messages with the same options;
+    messages with other options in the same batch get their own."""
+    loud = {"ttl": 60, "urgency": "high", "collapse_key": "flash"}
+    outcomes = fcm_transport().send_batch(
+        [
+            Message(payload={"title": "a", "image": "https://shop.example/a.png"}, token="t-loud-1", **loud),
+            Message(payload={"title": "b", "url": "https://shop.example/b"}, token="t-quiet", ttl=3600),
+            Message(payload={"title": "c", "image": "https://shop.example/a.png"}, token="t-loud-2", **loud),
+        ]
+    )
+    assert [o.kind for o in outcomes] == [OutcomeKind.SENT] * 3
+    sent = {r["message"]["token"]: r["message"] for r in fake_fcm.received}
+    for token in ("t-loud-1", "t-loud-2"):
+        message = sent[token]
+        assert message["android"] == {
+            "ttl": "60s",
+            "priority": "high",
+            "collapse_key": "flash",
+            "notification": {"image": "https://shop.example/a.png"},
+        }
+        assert message["apns"]["headers"]["apns-priority"] == "10"
+        assert message["apns"]["headers"]["apns-collapse-id"] == "flash"
+        assert message["webpush"] == {"headers": {"TTL": "60", "Urgency": "high"}}
+    assert sent["t-loud-1"]["notification"]["title"] == "a"
+    assert sent["t-loud-2"]["notification"]["title"] == "c"
+    quiet = sent["t-quiet"]
+    assert quiet["android"] == {"ttl": "3600s", "priority": "normal"}
+    assert "apns-collapse-id" not in quiet["apns"]["headers"]
+    assert quiet["apns"]["headers"]["apns-priority"] == "5"
+    assert quiet["webpush"] == {
+        "headers": {"TTL": "3600", "Urgency": "normal"},
+        "fcm_options": {"link": "https://shop.example/b"},
+    }
+    assert quiet["data"]["pp_url"] == "https://shop.example/b"
+
+
+@pytest.mark.parametrize("extra, accepted", [(0, True), (1, False)])
+def test_fcm_payload_limit_is_exact_in_utf8_bytes(fake_fcm, fcm_transport, extra, accepted):
+    """notification + data may be 4,096 bytes of compact JSON, counted in UTF-8, escapes included."""
+    fixed = {"title": 'ü"', "data": {"k": ""}}
+    empty = len(
+        json.dumps(
+            {"notification": {"title": fixed["title"]}, "data": {"k": ""}},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    )
+    filler = "é" * ((4096 - empty) // 2) + "x" * ((4096 - empty) % 2) + "x" * extra
+    [outcome] = fcm_transport().send_batch(
+        [Message(payload={"title": fixed["title"], "data": {"k": filler}}, token="t-edge")]
+    )
+    if accepted:
+        assert outcome.kind is OutcomeKind.SENT, outcome
+        assert fake_fcm.counters["messages"] == 1
+    else:
+        assert (outcome.kind, outcome.error_code) == (OutcomeKind.FAILED, ErrorCode.PAYLOAD_TOO_LARGE)
+        assert "4097 bytes" in outcome.error_message
+        assert fake_fcm.counters["messages"] == 0
+
+
 def test_a_malformed_message_fails_alone_not_the_batch(
     fake_fcm, fcm_transport, fake_webpush, webpush_transport
 ):
