@@ -21,6 +21,8 @@ What it prints, with the target from issue 4 next to each figure:
 2. PostgreSQL only, no network: the producer (stream the audience, insert Delivery rows in
    chunks of 500 with ON CONFLICT DO NOTHING), the batch claims (UPDATE … FOR UPDATE SKIP
    LOCKED) and the outcome writes (UPDATE … FROM unnest) for the whole audience, in recipients/s.
+   This process freezes its heap (the whole benchmark's data) first, as a worker freezes its
+   startup heap, so the garbage collector's full passes over it are not timed.
    Target: ≥ 20,000 recipients/s (each step, and all three together).
 3. Bare transport throughput in this run: ``tests.perf.bench_transports``' "ours" variants (one
    process, 500 messages per call) against the same fakes.
