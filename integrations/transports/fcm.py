@@ -224,7 +224,8 @@ def build_message(
 ) -> messaging.Message | Outcome:
     """Our payload contract → a firebase `Message`; a local Outcome when it cannot be sent.
     ``platforms`` (one dict per batch) shares the Android/APNs/Web Push configs between messages
-    with the same options: a batch's 500 messages usually differ only in token, copy and data."""
+    with the same options: a batch's 500 messages usually differ only in token, copy and data.
+    firebase-admin's encoder only reads them."""
     try:
         return _build_message(message, {} if platforms is None else platforms)
     except (TypeError, ValueError, AttributeError) as exc:  # a payload that is not the contract's shape
@@ -238,11 +239,16 @@ class _PlatformConfigs:
     webpush: messaging.WebpushConfig
 
 
-def _payload_size_bound(notification_fields: dict[str, str], data: dict[str, str]) -> int:
-    """An upper bound of ``_payload_size``: JSON escapes one character into at most 6 bytes, and
-    each field adds its quotes, colon and comma. Exact sizes are computed only near the limit."""
-    fields = (*notification_fields.items(), *data.items())
-    return 40 + sum(6 * (len(str(k)) + len(str(v))) + 6 for k, v in fields)
+def _certainly_fits(notification_fields: dict[str, Any], data: dict[str, str]) -> bool:
+    """Whether ``_payload_size`` is at most the limit without computing it: every field is ASCII
+    text (one character is at most 6 bytes of JSON, an escape) and an upper bound of the document
+    is under the limit. Anything else (non-ASCII text, which may not even encode) is measured."""
+    bound = 40  # braces and the two keys
+    for key, value in (*notification_fields.items(), *data.items()):
+        if not (key.__class__ is str and value.__class__ is str and key.isascii() and value.isascii()):
+            return False
+        bound += 6 * (len(key) + len(value)) + 6  # quotes, colon, comma
+    return bound <= MAX_PAYLOAD_BYTES
 
 
 def _payload_size(notification_fields: dict[str, str], data: dict[str, str]) -> int:
@@ -278,7 +284,7 @@ def _build_message(message: Message, platforms: dict[tuple, _PlatformConfigs]) -
     if payload.get("actions"):
         data["pp_actions"] = _data_value(payload["actions"])
     notification_fields = {k: v for k, v in (("title", title), ("body", body), ("image", image)) if v}
-    if _payload_size_bound(notification_fields, data) > MAX_PAYLOAD_BYTES:
+    if not _certainly_fits(notification_fields, data):
         size = _payload_size(notification_fields, data)
         if size > MAX_PAYLOAD_BYTES:
             return Outcome.failed(

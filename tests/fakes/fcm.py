@@ -884,6 +884,7 @@ class FakeFcm(ServedFake):
             if link is not None and not str(link).startswith("https://"):
                 raise _Invalid("The link must be an https URL", "message.webpush.fcm_options.link")
         # Bytes of compact UTF-8 JSON, as the client sends it (non-ASCII is not \u-escaped on the wire).
+        # FCM documents a 4,096-byte limit without saying how it counts; this is our reading of it.
         document = {"notification": notification or {}, "data": data or {}}
         size = len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
         if size > MAX_PAYLOAD_BYTES:

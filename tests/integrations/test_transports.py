@@ -352,20 +352,63 @@ def test_fcm_messages_of_one_batch_keep_their_own_options(fake_fcm, fcm_transpor
     assert quiet["data"]["pp_url"] == "https://shop.example/b"
 
 
+def _platform_sections(message: dict) -> dict:
+    """What a message says per platform, without the APNs expiry (a time: it moves between sends)."""
+    apns = {**message["apns"], "headers": dict(message["apns"]["headers"])}
+    apns["headers"].pop("apns-expiration")
+    return {"android": message["android"], "apns": apns, "webpush": message["webpush"]}
+
+
+@pytest.mark.parametrize("option", ["ttl", "urgency", "collapse_key", "click_action", "image", "url"])
+def test_fcm_messages_differing_in_one_option_get_their_own_platform_configs(fake_fcm, fcm_transport, option):
+    """Sent in one batch, two messages that differ in one option come out exactly as each does
+    when sent alone: the configs a batch shares never leak from one to the other."""
+    base = {"ttl": 600, "urgency": "normal", "collapse_key": "sale", "click_action": "OPEN_SALE"}
+    payload = {"title": "t", "image": "https://shop.example/a.png", "url": "https://shop.example/a"}
+    other_value = {
+        "ttl": 60,
+        "urgency": "high",
+        "collapse_key": "flash",
+        "click_action": "OPEN_FLASH",
+        "image": "https://shop.example/b.png",
+        "url": "https://shop.example/b",
+    }[option]
+
+    def pair(suffix: str) -> list[Message]:
+        changed_options = {**base, **({option: other_value} if option in base else {})}
+        changed_payload = {**payload, **({option: other_value} if option in payload else {})}
+        return [
+            Message(payload=payload, token=f"t-first-{suffix}", **base),
+            Message(payload=changed_payload, token=f"t-second-{suffix}", **changed_options),
+        ]
+
+    transport = fcm_transport()
+    together = transport.send_batch(pair("batch"))
+    alone = [transport.send_batch([m])[0] for m in pair("alone")]
+    assert [o.kind for o in together + alone] == [OutcomeKind.SENT] * 4
+    sent = {r["message"]["token"]: r["message"] for r in fake_fcm.received}
+    for which in ("first", "second"):
+        assert _platform_sections(sent[f"t-{which}-batch"]) == _platform_sections(sent[f"t-{which}-alone"])
+    assert _platform_sections(sent["t-first-batch"]) != _platform_sections(sent["t-second-batch"])
+
+
 @pytest.mark.parametrize("extra, accepted", [(0, True), (1, False)])
-def test_fcm_payload_limit_is_exact_in_utf8_bytes(fake_fcm, fcm_transport, extra, accepted):
-    """notification + data may be 4,096 bytes of compact JSON, counted in UTF-8, escapes included."""
-    fixed = {"title": 'ü"', "data": {"k": ""}}
-    empty = len(
-        json.dumps(
-            {"notification": {"title": fixed["title"]}, "data": {"k": ""}},
-            separators=(",", ":"),
-            ensure_ascii=False,
-        ).encode()
-    )
-    filler = "é" * ((4096 - empty) // 2) + "x" * ((4096 - empty) % 2) + "x" * extra
+@pytest.mark.parametrize("unit", ["é", "\x01", "x"], ids=["two-byte", "escaped-control", "ascii"])
+def test_fcm_payload_limit_is_exact_in_utf8_bytes(fake_fcm, fcm_transport, unit, extra, accepted):
+    """notification + data may be 4,096 bytes of compact JSON, counted in UTF-8 with escapes (a
+    control character is 6 bytes): one byte more is refused locally, before any request."""
+    title = 'Sale "now"' if unit.isascii() else 'ü"'  # all-ASCII fields take the bound's shortcut
+
+    def size(value: str) -> int:
+        document = {"notification": {"title": title}, "data": {"k": value}}
+        return len(json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode())
+
+    width = size(unit) - size("")
+    room = 4096 - size("")
+    filler = unit * (room // width) + "x" * (room % width + extra)
+    assert size(filler) == 4096 + extra
     [outcome] = fcm_transport().send_batch(
-        [Message(payload={"title": fixed["title"], "data": {"k": filler}}, token="t-edge")]
+        [Message(payload={"title": title, "data": {"k": filler}}, token="t-edge")]
     )
     if accepted:
         assert outcome.kind is OutcomeKind.SENT, outcome
@@ -374,6 +417,21 @@ def test_fcm_payload_limit_is_exact_in_utf8_bytes(fake_fcm, fcm_transport, extra
         assert (outcome.kind, outcome.error_code) == (OutcomeKind.FAILED, ErrorCode.PAYLOAD_TOO_LARGE)
         assert "4097 bytes" in outcome.error_message
         assert fake_fcm.counters["messages"] == 0
+
+
+def test_fcm_text_that_cannot_be_encoded_fails_alone(fake_fcm, fcm_transport):
+    """A lone surrogate has no UTF-8 form: that message fails locally, its batch is sent."""
+    outcomes = fcm_transport().send_batch(
+        [
+            Message(payload={"title": "broken \ud800 text"}, token="t-broken"),
+            Message(payload={"title": "fine"}, token="t-fine"),
+        ]
+    )
+    assert [(o.kind, o.error_code) for o in outcomes] == [
+        (OutcomeKind.FAILED, ErrorCode.INVALID_MESSAGE),
+        (OutcomeKind.SENT, None),
+    ]
+    assert [r["message"]["token"] for r in fake_fcm.received] == ["t-fine"]
 
 
 def test_a_malformed_message_fails_alone_not_the_batch(
