@@ -219,15 +219,13 @@ def _data_value(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def build_message(
-    message: Message, platforms: dict[tuple, _PlatformConfigs] | None = None
-) -> messaging.Message | Outcome:
+def build_message(message: Message, platforms: dict[tuple, _PlatformConfigs]) -> messaging.Message | Outcome:
     """Our payload contract → a firebase `Message`; a local Outcome when it cannot be sent.
     ``platforms`` (one dict per batch) shares the Android/APNs/Web Push configs between messages
     with the same options: a batch's 500 messages usually differ only in token, copy and data.
     firebase-admin's encoder only reads them."""
     try:
-        return _build_message(message, {} if platforms is None else platforms)
+        return _build_message(message, platforms)
     except (TypeError, ValueError, AttributeError) as exc:  # a payload that is not the contract's shape
         return Outcome.failed(ErrorCode.INVALID_MESSAGE, truncate(str(exc)))
 
@@ -296,7 +294,6 @@ def _build_message(message: Message, platforms: dict[tuple, _PlatformConfigs]) -
     urgency = message.urgency if message.urgency in URGENCIES else "normal"
     options = (
         ttl,
-        message.urgency == "high",
         urgency,
         message.collapse_key or None,
         image,
@@ -324,13 +321,13 @@ def _build_message(message: Message, platforms: dict[tuple, _PlatformConfigs]) -
 
 def _platform_configs(
     ttl: int,
-    high: bool,
     urgency: str,
     collapse_key: str | None,
     image: str | None,
     click_action: str | None,
     url: str | None,
 ) -> _PlatformConfigs:
+    high = urgency == "high"
     apns_headers = {
         "apns-priority": "10" if high else "5",
         "apns-expiration": str(int(time.time()) + ttl) if ttl else "0",
@@ -357,9 +354,7 @@ def _platform_configs(
         ),
         webpush=messaging.WebpushConfig(
             headers={"TTL": str(ttl), "Urgency": urgency},
-            fcm_options=messaging.WebpushFCMOptions(link=url)
-            if url and str(url).startswith("https://")
-            else None,
+            fcm_options=messaging.WebpushFCMOptions(link=url) if url and url.startswith("https://") else None,
         ),
     )
 
