@@ -393,10 +393,8 @@ DO UPDATE SET count = {rollup}.count + EXCLUDED.count
 def pipeline_outcomes_record(*, notification, rows, written, now: datetime) -> None:
     """Hook called by ``campaigns.fanout._record`` inside the transaction that writes a batch's
     outcomes: rolls up the rows that were written (``written``: what the guarded UPDATE returned,
-    (status, subscriber id, …)), adds ``failed`` events and the workspace's sent tally."""
-    landed = {
-        (status, subscriber) for status, subscriber, *_rest in written if status in FINAL_DELIVERY_STATUSES
-    }
+    (status, subscriber id)), adds ``failed`` events and the workspace's sent tally."""
+    landed = {(status, subscriber) for status, subscriber in written if status in FINAL_DELIVERY_STATUSES}
     final = [row for row in rows if (row.status, row.subscriber_id) in landed]
     if not final:
         return

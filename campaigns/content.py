@@ -42,6 +42,8 @@ _TAG_BODY_RE = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _ATTRIBUTE_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]+")
+_SPACES_RE = re.compile(r"[ \t]{2,}")
 # BCP 47 as push copy uses it: language, optional script, optional region (en, en-IN, zh-Hant-TW).
 _LANGUAGE_RE = re.compile(r"^([A-Za-z]{2,3})(?:-([A-Za-z]{4}))?(?:-([A-Za-z]{2}|\d{3}))?$")
 
@@ -255,7 +257,7 @@ def _value(name: str, attributes: Mapping[str, Any]) -> str:
     if isinstance(raw, bool):
         return "true" if raw else "false"
     # Control characters (newlines included) have no place in a notification line.
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", str(raw)).strip()
+    return _CONTROL_RE.sub(" ", str(raw)).strip()
 
 
 def _scalar(value: Any) -> bool:
@@ -271,7 +273,7 @@ def render_text(text: str, attributes: Mapping[str, Any] | None, *, limit: int |
             out.append(part)
         else:
             out.append(_value(part.name, attributes) or (part.default or ""))
-    rendered = re.sub(r"[ \t]{2,}", " ", "".join(out)).strip()
+    rendered = _SPACES_RE.sub(" ", "".join(out)).strip()
     if limit is not None and len(rendered) > limit:
         rendered = rendered[: limit - 1].rstrip() + "…"
     return rendered

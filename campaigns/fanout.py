@@ -51,7 +51,7 @@ import time as time_module
 import uuid
 import zoneinfo
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
@@ -124,9 +124,22 @@ def delivery_token_make(*, workspace_id: uuid.UUID, delivery_id: uuid.UUID) -> s
     """``<workspace hex>.<delivery hex>:<signature>``: exactly ``signing.Signer(salt="pp.delivery")
     .sign(value)``, which ``delivery_token_read`` checks, with the signing key derived once per
     SECRET_KEY instead of once per message (a run signs one token per recipient)."""
-    value = f"{workspace_id.hex}.{delivery_id.hex}"
-    digest = hmac.digest(_delivery_token_key(settings.SECRET_KEY), value.encode(), "sha256")
-    return f"{value}:{signing.b64_encode(digest).decode()}"
+    return _DeliveryTokens(workspace_id).make(delivery_id)
+
+
+class _DeliveryTokens:
+    """``delivery_token_make`` for one workspace: a batch signs 500 tokens with the same key and prefix."""
+
+    __slots__ = ("key", "prefix")
+
+    def __init__(self, workspace_id: uuid.UUID) -> None:
+        self.key = _delivery_token_key(settings.SECRET_KEY)
+        self.prefix = f"{workspace_id.hex}."
+
+    def make(self, delivery_id: uuid.UUID) -> str:
+        value = self.prefix + delivery_id.hex
+        digest = hmac.digest(self.key, value.encode(), "sha256")
+        return f"{value}:{signing.b64_encode(digest).decode()}"
 
 
 @lru_cache(maxsize=4)
@@ -516,7 +529,7 @@ FROM unnest(%s::uuid[], %s::varchar[], %s::int[], %s::timestamptz[], %s::varchar
             %s::timestamptz[], %s::uuid[], %s::varchar[], %s::varchar[])
      AS v(id, status, tried, next_at, message_id, code, message, sent_at, content_id, variant, language)
 WHERE d.notification_id = %s AND d.status = 'queued' AND d.batch_no = %s AND d.lease_owner = %s AND d.id = v.id
-RETURNING d.status, d.subscriber_id, d.next_attempt_at
+RETURNING d.status, d.subscriber_id
 """
 # (notification, status, batch) are redundant with the ids for correctness, but they are what makes
 # PostgreSQL read the batch's 500 rows from its index instead of scanning the run's whole table.
@@ -611,6 +624,7 @@ def _decide_and_send(
         content.fixed_copy = (
             None if personalization.is_personalized(content) else personalization.render(content, {})
         )
+        content.uuid = uuid.UUID(content.id) if getattr(content, "id", None) else None
     personalized = any(content.fixed_copy is None for content in contents)
     subscribers = {
         s.id: s
@@ -644,8 +658,9 @@ def _decide_and_send(
     policy = sending_policy()
     capped = _over_frequency_cap(policy, [r.subscriber_id for r in rows if r.subscriber_id], now=now)
     workspace_id = _workspace_id()
-    options = notification.options or {}
-    topic = (notification.target or {}).get("topic")
+    tokens = _DeliveryTokens(workspace_id)
+    messages = _MessageBuilder(notification, app.kind)
+    variant_scope = notification.campaign_id or notification.pk
 
     to_send: list[tuple[_Row, Any]] = []
     origins_seen: set[str] = set()
@@ -675,13 +690,12 @@ def _decide_and_send(
                     f"The subscriber already got {policy.frequency_cap_per_day} messages in 24 hours.",
                 )
                 continue
-        key = f"{notification.campaign_id or notification.pk}:{row.subscriber_id or 'topic'}"
         chosen = _select_content(
             contents,
             subscriber,
             locale=getattr(subscriber, "locale", None) or None,
             default_language=notification.default_language,
-            key=key,
+            key=lambda row=row: f"{variant_scope}:{row.subscriber_id or 'topic'}",
             groups=language_groups,
         )
         if chosen is None:
@@ -694,17 +708,8 @@ def _decide_and_send(
             else:
                 row.final(DeliveryStatus.FAILED, REASON_NO_CONTENT, "The run has no active content.")
             continue
-        row.content_id = uuid.UUID(chosen.id) if getattr(chosen, "id", None) else None
-        row.variant, row.language = chosen.variant or "", chosen.language or ""
-        message = _message(
-            notification,
-            app.kind,
-            chosen,
-            subscriber,
-            topic=topic,
-            options=options,
-            token=delivery_token_make(workspace_id=workspace_id, delivery_id=row.id),
-        )
+        row.content_id, row.variant, row.language = chosen.uuid, chosen.variant or "", chosen.language or ""
+        message = messages.make(chosen, subscriber, tokens.make(row.id))
         if app.kind == AppKind.WEB_PUSH and subscriber is not None:
             row.origin = _origin(subscriber.endpoint or "")
             origins_seen.add(row.origin)
@@ -854,9 +859,8 @@ def _record(
     """Write every row's outcome (guarded by our lease), the counters, and what follows from them."""
     from integrations import services as integration_services
 
-    columns: list[list] = [[] for _ in range(11)]
-    for row in rows:
-        for index, value in enumerate(
+    columns = zip(
+        *(
             (
                 row.id,
                 row.status,
@@ -870,8 +874,10 @@ def _record(
                 row.variant,
                 row.language,
             )
-        ):
-            columns[index].append(value)
+            for row in rows
+        ),
+        strict=True,
+    )
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
@@ -879,10 +885,10 @@ def _record(
                 [now, *(pg_array(column) for column in columns), notification.pk, batch_no, owner],
             )
             written = cursor.fetchall()
-        counts = Counter(status for status, _s, _n in written)
+        counts = Counter(status for status, _s in written)
         invalid_ids = [
             subscriber
-            for status, subscriber, _n in written
+            for status, subscriber in written
             if status == DeliveryStatus.INVALID and subscriber is not None
         ]
         if invalid_ids:
@@ -916,52 +922,68 @@ def _record(
 # Messages.
 
 
-def _message(
-    notification: Notification,
-    kind: str,
-    content,
-    subscriber,
-    *,
-    topic: str | None,
-    options: dict,
-    token: str,
-):
-    """One subscriber's message: the content's ``fixed_copy`` when it has no placeholder, else its
-    copy rendered with the subscriber's attributes."""
-    from integrations.models import AppKind
-    from integrations.transports.base import DEFAULT_TTL_SECONDS, Message, WebPushSubscription
+class _MessageBuilder:
+    """One batch's messages. What only the content or the run decides (options, click URL, image,
+    actions, data, the run id) is worked out once per batch, not once per subscriber."""
 
-    copy = content.fixed_copy or personalization.render(
-        content, getattr(subscriber, "attributes", None) or {}
-    )
-    payload: dict[str, Any] = {"title": copy["title"], "body": copy["body"]}
-    url = getattr(content, "click_url", "") or options.get("url")
-    if url:
-        payload["url"] = url
-    if options.get("icon"):
-        payload["icon"] = options["icon"]
-    image = getattr(content, "image_url", "") or options.get("image_url")
-    if image:
-        payload["image"] = image
-    actions = getattr(content, "actions", None)
-    if actions:
-        payload["actions"] = actions
-    if options.get("data"):
-        payload["data"] = options["data"]
-    payload["pp"] = {"delivery": token, "notification": str(notification.pk)}
-    common = {
-        "ttl": int(options["ttl"]) if options.get("ttl") is not None else DEFAULT_TTL_SECONDS,
-        "urgency": "high" if options.get("priority") == "high" else "normal",
-        "collapse_key": options.get("collapse_key") or None,
-    }
-    if topic:
-        return Message(payload=payload, topic=topic, **common)
-    if kind == AppKind.FCM:
-        return Message(payload=payload, token=subscriber.fcm_token, **common)
-    subscription = WebPushSubscription(
-        endpoint=subscriber.endpoint or "", p256dh=subscriber.p256dh, auth=subscriber.auth
-    )
-    return Message(payload=payload, subscription=subscription, **common)
+    def __init__(self, notification: Notification, kind: str) -> None:
+        from integrations.models import AppKind
+        from integrations.transports.base import DEFAULT_TTL_SECONDS, Message, WebPushSubscription
+
+        self._message, self._subscription = Message, WebPushSubscription
+        self.options = options = notification.options or {}
+        self.topic = (notification.target or {}).get("topic")
+        self.fcm = kind == AppKind.FCM
+        self.run_id = str(notification.pk)
+        self.common = {
+            "ttl": int(options["ttl"]) if options.get("ttl") is not None else DEFAULT_TTL_SECONDS,
+            "urgency": "high" if options.get("priority") == "high" else "normal",
+            "collapse_key": options.get("collapse_key") or None,
+        }
+        self._extras: dict[int, dict[str, Any]] = {}
+
+    def _extras_of(self, content) -> dict[str, Any]:
+        """The payload's fields after title and body, in the contract's order."""
+        extras = self._extras.get(id(content))
+        if extras is None:
+            options = self.options
+            extras = {}
+            url = getattr(content, "click_url", "") or options.get("url")
+            if url:
+                extras["url"] = url
+            if options.get("icon"):
+                extras["icon"] = options["icon"]
+            image = getattr(content, "image_url", "") or options.get("image_url")
+            if image:
+                extras["image"] = image
+            actions = getattr(content, "actions", None)
+            if actions:
+                extras["actions"] = actions
+            if options.get("data"):
+                extras["data"] = options["data"]
+            self._extras[id(content)] = extras
+        return extras
+
+    def make(self, content, subscriber, token: str):
+        """One subscriber's message: the content's ``fixed_copy`` when it has no placeholder, else
+        its copy rendered with the subscriber's attributes."""
+        copy = content.fixed_copy or personalization.render(
+            content, getattr(subscriber, "attributes", None) or {}
+        )
+        payload: dict[str, Any] = {
+            "title": copy["title"],
+            "body": copy["body"],
+            **self._extras_of(content),
+            "pp": {"delivery": token, "notification": self.run_id},
+        }
+        if self.topic:
+            return self._message(payload=payload, topic=self.topic, **self.common)
+        if self.fcm:
+            return self._message(payload=payload, token=subscriber.fcm_token, **self.common)
+        subscription = self._subscription(
+            endpoint=subscriber.endpoint or "", p256dh=subscriber.p256dh, auth=subscriber.auth
+        )
+        return self._message(payload=payload, subscription=subscription, **self.common)
 
 
 def _content_filter_columns(contents: list) -> dict[str, Any]:
@@ -995,13 +1017,14 @@ def _select_content(
     *,
     locale: str | None,
     default_language: str,
-    key: str,
+    key: Callable[[], str],
     groups: dict,
 ):
     """The content a subscriber gets. A content with a segment filter is eligible only for the
     subscribers it matches; the language is chosen among the eligible contents (locale, then the
     default language), and within it a matching filtered content wins over the unfiltered ones — a
-    subscriber that matches none gets an unfiltered content. None: nothing is eligible."""
+    subscriber that matches none gets an unfiltered content. None: nothing is eligible. ``key``
+    makes the subscriber's A/B key, called only when there are variants to choose from."""
     if subscriber is None:  # a topic: no subscriber to match
         eligible = [c for c in contents if c.match_column is None] or contents
     else:
@@ -1016,8 +1039,10 @@ def _select_content(
         group = groups[memo] = personalization.contents_for_locale(
             eligible, locale=locale, default_language=default_language
         )
-    targeted = [c for c in group if c.match_column is not None]
-    return personalization.pick_variant(targeted or group, key=key)
+    candidates = [c for c in group if c.match_column is not None] or group
+    if len(candidates) == 1:
+        return candidates[0]  # no A/B test here: the variant key is not even needed
+    return personalization.pick_variant(candidates, key=key())
 
 
 def _transport_for(app, workspace_id):
@@ -1225,7 +1250,7 @@ def _tell_listeners(notification, outcomes: list[tuple], *, now: datetime) -> No
         row = _Row(id=delivery_id, subscriber_id=subscriber_id, attempts=0)
         row.final(status, code, message)
         rows.append(row)
-    written = [(row.status, row.subscriber_id, None) for row in rows]
+    written = [(row.status, row.subscriber_id) for row in rows]
     for listener in OUTCOME_LISTENERS:
         listener(notification=notification, rows=rows, written=written, now=now)
 

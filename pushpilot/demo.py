@@ -683,7 +683,7 @@ class _Builder:
         )
 
         # Exactly what a batch does when it records its outcomes: rollups, failed events, sent tally.
-        written = [(row.status, row.subscriber_id, started) for row in rows]
+        written = [(row.status, row.subscriber_id) for row in rows]
         for listener in fanout.OUTCOME_LISTENERS:
             listener(notification=notification, rows=rows, written=written, now=finished)
         gone = [row.subscriber_id for row in rows if row.status == DeliveryStatus.INVALID]
