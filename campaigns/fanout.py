@@ -64,6 +64,7 @@ from django.core import signing
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import BooleanField, Count, ExpressionWrapper, F, Min, Q, Value
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -628,7 +629,12 @@ def _decide_and_send(
     personalized = any(content.fixed_copy is None for content in contents)
     subscribers = {
         s.id: s
-        for s in Subscriber.objects.filter(pk__in=[r.subscriber_id for r in rows if r.subscriber_id])
+        # One array parameter, not 500 placeholders psycopg would split, adapt and quote one by one.
+        for s in Subscriber.objects.filter(
+            pk__in=RawSQL(
+                "SELECT unnest(%s::uuid[])", (pg_array(r.subscriber_id for r in rows if r.subscriber_id),)
+            )
+        )
         .annotate(**matches)
         .values_list(
             "id",
