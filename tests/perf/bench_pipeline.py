@@ -504,6 +504,7 @@ class BareTransports:
 
     def __init__(self, tmp: str, webpush, fcm, subscriptions: list[dict]) -> None:
         from integrations.transports.webpush import generate_vapid_key_pair
+        from tests.perf.bench_transports import fcm_context
 
         sub_file = Path(tmp, "bare-subscriptions.json")
         sub_file.write_text(json.dumps(subscriptions[:BARE_MESSAGES]))
@@ -512,16 +513,7 @@ class BareTransports:
             json.dumps({"subscriptions": str(sub_file), "vapid_private_key": generate_vapid_key_pair()[0]})
         )
         fcm_ctx = Path(tmp, "bare-fcm.json")
-        fcm_ctx.write_text(
-            json.dumps(
-                {
-                    "service_account": fcm.info["service_account"],
-                    "fcm_url": fcm.base_url,
-                    "ca_file": fcm.info["ca_file"],
-                    "messages": BARE_MESSAGES,
-                }
-            )
-        )
+        fcm_ctx.write_text(json.dumps(fcm_context(fcm, BARE_MESSAGES)))
         self.variants = {
             "web_push": ("Web Push", "webpush-ours", str(web_ctx), webpush),
             "app_push": ("FCM", "fcm-ours", str(fcm_ctx), fcm),

@@ -316,6 +316,16 @@ VARIANTS = {
 # Orchestration.
 
 
+def fcm_context(fake, messages: int) -> dict:
+    """What the FCM variants read: the fake's service account, URL and CA, and how many to send."""
+    return {
+        "service_account": fake.info["service_account"],
+        "fcm_url": fake.base_url,
+        "ca_file": fake.info["ca_file"],
+        "messages": messages,
+    }
+
+
 def run_variant(name: str, ctx_file: str, fake) -> dict:
     cpu_before = fake.cpu_seconds()
     completed = subprocess.run(
@@ -424,16 +434,7 @@ def main() -> None:
             fake = FakeFcm.spawn("--sink")
             try:
                 ctx_file = Path(tmp, "fcm.json")
-                ctx_file.write_text(
-                    json.dumps(
-                        {
-                            "service_account": fake.info["service_account"],
-                            "fcm_url": fake.base_url,
-                            "ca_file": fake.info["ca_file"],
-                            "messages": args.messages,
-                        }
-                    )
-                )
+                ctx_file.write_text(json.dumps(fcm_context(fake, args.messages)))
                 rows = [run_variant(name, str(ctx_file), fake) for name in ("fcm-baseline", "fcm-ours")]
                 stats = requests.get(
                     f"{fake.base_url}/_fake/stats", timeout=10, verify=fake.info["ca_file"]
