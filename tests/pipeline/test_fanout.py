@@ -408,3 +408,112 @@ def test_content_filters_are_evaluated_with_one_query_per_batch(
     assert report.claimed == 40 and report.counts["sent"] == 40
     reads = [q["sql"] for q in queries.captured_queries if 'FROM "integrations_subscriber"' in q["sql"]]
     assert len(reads) == 1 and "pp_match_0" in reads[0] and "pp_match_1" in reads[0], reads
+
+
+def test_a_runs_options_reach_both_providers_in_every_message_of_every_batch(
+    api, alice, ws_a, web_app, fcm_app, fake_webpush, fake_fcm, pipeline, settings
+):
+    """TTL, priority, collapse key, click URL, image and data are worked out once per batch
+    (``fanout._MessageBuilder``): each message of each batch still carries all of them, next to its
+    own subscriber's copy and its own delivery token."""
+    settings.PUSHPILOT_SEND_BATCH_SIZE = 2
+    client = api(user=alice, workspace=ws_a)
+    names = ["Ada", "Grace", "Alan"]
+    browsers = [
+        web_subscribers(ws_a, web_app, fake_webpush, 1, attributes={"first_name": n})[0] for n in names
+    ]
+    phones = [
+        fcm_subscribers(ws_a, fcm_app, 1, prefix=f"p{n}-", attributes={"first_name": n})[0] for n in names
+    ]
+    options = {
+        "title": 'Hi {{ first_name|default:"there" }}',
+        "body": "Flash sale.",
+        "url": "https://shop.example/sale",
+        "image_url": "https://cdn.example/sale.png",
+        "data": {"sku": "A-1"},
+        "ttl": 600,
+        "priority": "high",
+        "collapse_key": "flash",
+        "target": {"all": True},
+    }
+    runs = {}
+    for app in (web_app, fcm_app):
+        response = client.post("/api/v1/notifications/send-now", {"app_id": str(app.pk), **options})
+        assert response.status_code == 202, response.content
+        runs[app.kind] = response.json()["id"]
+    pipeline.run()
+
+    tokens = set()
+    assert len(fake_webpush.received) == 3
+    by_endpoint = {b.endpoint: name for b, name in zip(browsers, names, strict=True)}
+    for received in fake_webpush.received:
+        payload = received.payload
+        assert payload["title"] == f"Hi {by_endpoint[received.endpoint]}"
+        assert (payload["url"], payload["image"], payload["data"]) == (
+            "https://shop.example/sale",
+            "https://cdn.example/sale.png",
+            {"sku": "A-1"},
+        )
+        assert payload["pp"]["notification"] == runs["web_push"]
+        assert received.headers == {"TTL": "600", "Urgency": "high", "Topic": "flash"}
+        tokens.add(payload["pp"]["delivery"])
+    assert len(fake_fcm.received) == 3
+    by_token = {p.fcm_token: name for p, name in zip(phones, names, strict=True)}
+    for received in fake_fcm.received:
+        message = received["message"]
+        assert message["notification"] == {
+            "title": f"Hi {by_token[message['token']]}",
+            "body": "Flash sale.",
+            "image": "https://cdn.example/sale.png",
+        }
+        assert message["data"]["sku"] == "A-1" and message["data"]["pp_url"] == "https://shop.example/sale"
+        assert message["data"]["pp_notification"] == runs["fcm"]
+        assert (message["android"]["ttl"], message["android"]["priority"]) == ("600s", "high")
+        assert message["android"]["collapse_key"] == "flash"
+        assert message["webpush"]["headers"] == {"TTL": "600", "Urgency": "high"}
+        tokens.add(message["data"]["pp_delivery"])
+    assert len(tokens) == 6  # one token per delivery, each naming its own delivery
+    assert {fanout.delivery_token_read(t)[0] for t in tokens} == {ws_a.pk}
+
+
+def test_each_content_keeps_its_own_click_url_image_and_buttons_within_a_batch(
+    api, alice, ws_a, web_app, fake_webpush, pipeline
+):
+    client = api(user=alice, workspace=ws_a)
+    campaign = web_campaign(client, web_app, name="Two languages", click_url="https://shop.example/")
+    contents = (
+        {"title": "Sale", "body": "Now.", "language": "en"},
+        {
+            "title": "Angebot",
+            "body": "Jetzt.",
+            "language": "de",
+            "click_url": "https://shop.example/de",
+            "image_url": "https://cdn.example/de.png",
+            "actions": [{"action": "buy", "title": "Kaufen", "url": "https://shop.example/de/buy"}],
+        },
+    )
+    for content in contents:
+        made = client.post(f"/api/v1/campaigns/{campaign['id']}/contents/", content, format="json")
+        assert made.status_code == 201, made.content
+    [english] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="en-GB")
+    [german] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="de-DE")
+    response = client.post(
+        "/api/v1/notifications/send-now",
+        {"app_id": str(web_app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
+    )
+    assert response.status_code == 202, response.content
+    pipeline.run()
+
+    payloads = {r.endpoint: r.payload for r in fake_webpush.received}
+    assert set(payloads) == {english.endpoint, german.endpoint}
+    sent_english, sent_german = payloads[english.endpoint], payloads[german.endpoint]
+    assert (sent_english["title"], sent_english["url"]) == ("Sale", "https://shop.example/")
+    assert "image" not in sent_english and "actions" not in sent_english
+    assert (sent_german["title"], sent_german["url"], sent_german["image"]) == (
+        "Angebot",
+        "https://shop.example/de",
+        "https://cdn.example/de.png",
+    )
+    assert sent_german["actions"] == [
+        {"action": "buy", "title": "Kaufen", "url": "https://shop.example/de/buy"}
+    ]
