@@ -32,6 +32,24 @@ def base_schema_once(django_db_setup, django_db_blocker):
         ensure_base_schema()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_connection_outlives_the_session(django_db_setup, django_db_blocker):
+    """A thread of the live server (e2e and SDK tests) can still hold a connection to the test
+    database when the session ends; PostgreSQL then refuses to drop it ("being accessed by other
+    users") and the database is left behind on the server. Close them before Django drops it."""
+    yield
+    from django.db import connection
+
+    test_name = connection.settings_dict["TEST"].get("NAME")
+    if test_name and connection.settings_dict["NAME"] != test_name:
+        return  # no test database was made
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def fast_tenancy(settings, base_schema_once):
     """PBKDF2 costs ~0.2 s per user; tests that are not about hashing use a cheap hasher."""
