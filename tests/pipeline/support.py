@@ -284,6 +284,17 @@ def send_now_campaign(client, app, **options) -> dict:
     return campaign
 
 
+def send_campaign_to_all(client, app, campaign: dict) -> str:
+    """``POST /notifications/send-now`` with the campaign's contents to every subscriber of the app;
+    the run's id."""
+    response = client.post(
+        "/api/v1/notifications/send-now",
+        {"app_id": str(app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
+    )
+    assert response.status_code == 202, response.content
+    return response.json()["id"]
+
+
 def aware(value: str) -> datetime:
     return datetime.fromisoformat(value)
 

@@ -23,6 +23,7 @@ from tests.pipeline.support import (
     fcm_counts,
     fcm_subscribers,
     run_of,
+    send_campaign_to_all,
     send_now_campaign,
     send_now_run,
     web_campaign,
@@ -114,12 +115,7 @@ def test_ab_variants_follow_their_weights_and_stay_with_each_subscriber(
     [berliner] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="de-AT")
     runs = []
     for _ in range(2):
-        response = client.post(
-            "/api/v1/notifications/send-now",
-            {"app_id": str(web_app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
-        )
-        assert response.status_code == 202, response.content
-        runs.append(response.json()["id"])
+        runs.append(send_campaign_to_all(client, web_app, campaign))
         pipeline.run()
     first, second = (_by_subscriber(ws_a, r) for r in runs)
     assert all(first[b.pk].variant == second[b.pk].variant for b in browsers)
@@ -336,13 +332,9 @@ def test_a_content_with_a_segment_filter_goes_only_to_the_subscribers_it_matches
         ws_a, web_app, fake_webpush, 1, tags=["vip"], locale="de-AT", attributes={"tier": "gold"}
     )
     [plain_de] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="de")
-    response = client.post(
-        "/api/v1/notifications/send-now",
-        {"app_id": str(web_app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
-    )
-    assert response.status_code == 202, response.content
+    run_id = send_campaign_to_all(client, web_app, campaign)
     pipeline.run()
-    run = run_of(ws_a, response.json()["id"])
+    run = run_of(ws_a, run_id)
     assert (run.status, run.targeted, run.sent) == ("sent", 8, 8)
     titles = {r.endpoint: r.payload["title"] for r in fake_webpush.received}
     assert {titles[s.endpoint] for s in vips} == {"Hello VIP"}
@@ -497,11 +489,7 @@ def test_each_content_keeps_its_own_click_url_image_and_buttons_within_a_batch(
         assert made.status_code == 201, made.content
     [english] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="en-GB")
     [german] = web_subscribers(ws_a, web_app, fake_webpush, 1, locale="de-DE")
-    response = client.post(
-        "/api/v1/notifications/send-now",
-        {"app_id": str(web_app.pk), "campaign_id": campaign["id"], "target": {"all": True}},
-    )
-    assert response.status_code == 202, response.content
+    send_campaign_to_all(client, web_app, campaign)
     pipeline.run()
 
     payloads = {r.endpoint: r.payload for r in fake_webpush.received}
